@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -60,9 +61,17 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
-func (e *Error) Error() string         { return e.Code + ": " + e.Detail }
-func (e *Error) Is(target error) bool  { return target == e.Category }
-func (e *Error) Unwrap() error         { return e.Category }
+func (e *Error) Error() string        { return e.Code + ": " + e.Detail }
+func (e *Error) Is(target error) bool { return target == e.Category }
+func (e *Error) Unwrap() error        { return e.Category }
+
+// GetHeaders gives huma the Retry-After header of a rate-limited error.
+func (e *Error) GetHeaders() http.Header {
+	if e.RetryAfter > 0 {
+		return http.Header{"Retry-After": []string{strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))}}
+	}
+	return nil
+}
 
 // New makes an error of the category with a stable code and a detail message.
 func New(category error, code, detail string) *Error {

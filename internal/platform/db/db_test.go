@@ -54,10 +54,10 @@ func TestTxCommitsAndRollsBack(t *testing.T) {
 func TestMigrateIsIdempotent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		if err := d.Migrate(ctx, nil, dbtest.Migrations()...); err != nil {
+		if err := d.Migrate(ctx, nil, dbtest.Migrations(d.Dialect)...); err != nil {
 			t.Fatalf("second migrate: %v", err)
 		}
-		cur, latest, err := d.MigrationStatus(ctx, dbtest.Migrations()...)
+		cur, latest, err := d.MigrationStatus(ctx, dbtest.Migrations(d.Dialect)...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -99,7 +99,7 @@ func Open(t testing.TB, dialect db.Dialect) *db.DB {
 		t.Fatalf("open %s: %v", dialect, err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	if err := d.Migrate(ctx, nil, Migrations()...); err != nil {
+	if err := d.Migrate(ctx, nil, Migrations(dialect)...); err != nil {
 		t.Fatalf("migrate %s: %v", dialect, err)
 	}
 	return d

@@ -1,0 +1,169 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/internal/platform/apierr"
+	"github.com/parleyhq/parley/internal/platform/audit"
+	"github.com/parleyhq/parley/internal/platform/authz"
+	"github.com/parleyhq/parley/internal/platform/id"
+)
+
+// reqInfo is filled in as a request goes down the stack and read by the access log on its way up.
+type reqInfo struct {
+	route   string
+	authErr error // why a presented credential was refused (expired session, bad key)
+}
+
+type reqInfoKey struct{}
+
+func infoOf(ctx context.Context) *reqInfo {
+	i, _ := ctx.Value(reqInfoKey{}).(*reqInfo)
+	if i == nil {
+		return &reqInfo{}
+	}
+	return i
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// observe gives every request an ID (X-Request-Id, kept from the client when sane), a logger
+// that carries it, the client's address for the audit log, an access-log line and metrics.
+func (s *Server) observe(next http.Handler) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "parley_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
+	s.metrics.MustRegister(requests, latency)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := r.Header.Get("X-Request-Id")
+		if !validRequestID(rid) {
+			rid = id.New(id.Request)
+		}
+		w.Header().Set("X-Request-Id", rid)
+		logger := s.Logger.With("request_id", rid)
+		info := &reqInfo{route: "other"}
+		ctx := apierr.WithRequest(r.Context(), rid, logger)
+		ctx = audit.WithClient(ctx, clientIP(r), r.UserAgent())
+		ctx = context.WithValue(ctx, reqInfoKey{}, info)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		requests.WithLabelValues(info.route, strconv.Itoa(sw.status)).Inc()
+		latency.WithLabelValues(info.route).Observe(d.Seconds())
+		level := slog.LevelDebug
+		if sw.status >= 500 {
+			level = slog.LevelError
+		} else if !strings.HasPrefix(r.URL.Path, "/static/") && r.URL.Path != "/healthz" && r.URL.Path != "/metrics" {
+			level = slog.LevelInfo
+		}
+		logger.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "route", info.route, "status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000)
+	})
+}
+
+// authenticate turns a session cookie into a principal. A refused credential leaves no principal
+// and a reason, which protected routes report (401 session_expired).
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	cookie := s.cookie()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if h := r.Header.Get("Authorization"); h != "" {
+			// API keys arrive with the Team and access capability; until then every bearer
+			// credential is unknown.
+			infoOf(ctx).authErr = apierr.New(apierr.Unauthenticated, "invalid_api_key", "the API key is not recognised")
+		} else if c, err := r.Cookie(cookie.Name()); err == nil && c.Value != "" {
+			p, err := s.Identity.Authenticate(ctx, c.Value)
+			switch {
+			case err == nil:
+				ctx = authz.WithPrincipal(ctx, p)
+			case errors.Is(err, apierr.Unauthenticated):
+				infoOf(ctx).authErr = err
+			default:
+				apierr.Write(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// requireAuth is the huma middleware that enforces each operation's Security requirement.
+func requireAuth(api huma.API) func(huma.Context, func(huma.Context)) {
+	return func(hctx huma.Context, next func(huma.Context)) {
+		op := hctx.Operation()
+		ctx := hctx.Context()
+		infoOf(ctx).route = op.OperationID
+		if len(op.Security) > 0 {
+			if _, ok := authz.FromContext(ctx); !ok {
+				err := infoOf(ctx).authErr
+				if err == nil {
+					err = authz.ErrUnauthenticated
+				}
+				_ = huma.WriteErr(api, hctx, http.StatusUnauthorized, "", err)
+				return
+			}
+		}
+		next(hctx)
+	}
+}
