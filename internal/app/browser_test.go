@@ -157,8 +157,27 @@ func TestBrowserSignupToOverview(t *testing.T) {
 		t.Error("the time zone field has no default")
 	}
 
-	step("create a workspace",
+	// A time zone that does not exist: the form comes back with the error and what was typed.
+	step("create a workspace with a bad time zone",
 		chromedp.SendKeys(chromedp.ID("name"), "Acme Support"),
+		chromedp.SetValue(chromedp.ID("timezone"), "Mars/Olympus_Mons"),
+		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("timezone-error")),
+	)
+	if name := get("name kept", chromedp.Value(chromedp.ID("name"))); name != "Acme Support" {
+		t.Errorf("the name typed came back as %q", name)
+	}
+	focused, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector(".error-summary")`))
+	if err != nil || !focused {
+		t.Errorf("the error summary does not have the focus (%v)", err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	saveBrowserScreenshot(t, "workspaces-error.png", png)
+
+	step("create a workspace",
 		chromedp.SetValue(chromedp.ID("timezone"), "Europe/Berlin"),
 		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("workspace-id")),
@@ -214,7 +233,7 @@ func TestBrowserSignupToOverview(t *testing.T) {
 	}
 	t.Logf("copy announced %q", status)
 
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}

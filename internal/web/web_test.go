@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -392,4 +394,87 @@ func TestStatic(t *testing.T) {
 	if regexp.MustCompile(`<script>|<style|style="|onclick=`).MatchString(res.body) {
 		t.Error("inline script or style on the page")
 	}
+}
+
+func TestUnknownErrorIsAGeneric500(t *testing.T) {
+	var logged strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	h := New(Deps{Logger: slog.New(slog.DiscardHandler)})
+	r := httptest.NewRequest(http.MethodGet, "/w/ws_1", nil)
+	r = r.WithContext(apierr.WithRequest(r.Context(), "req_abc", logger))
+	w := httptest.NewRecorder()
+	h.fail(w, r, nil, errors.New("disk on fire: /var/secret/path"))
+
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", w.Code)
+	}
+	body := w.Body.String()
+	for _, s := range []string{"Something went wrong", "<code>req_abc</code>"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("body lacks %q\n%s", s, body)
+		}
+	}
+	if strings.Contains(body, "disk on fire") {
+		t.Error("the internal error reached the page")
+	}
+	if !strings.Contains(logged.String(), "disk on fire") || !strings.Contains(logged.String(), "req_abc") {
+		t.Errorf("the error was not logged with the request ID: %s", logged.String())
+	}
+}
+
+func TestRateLimitedLoginSaysWhenToRetry(t *testing.T) {
+	env := newEnv(t)
+	e := apierr.New(apierr.RateLimited, "too_many_attempts", "too many attempts; try again later")
+	e.RetryAfter = 1500 * time.Millisecond
+	h := New(Deps{Identity: env.ids, Workspaces: env.ws})
+	r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("email=a%40b.example"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	_ = r.ParseForm()
+	w := httptest.NewRecorder()
+	h.formError(w, r, "login", h.authView(r, newForm(r, loginFields...)), e)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" {
+		t.Errorf("status %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	if body := w.Body.String(); !strings.Contains(body, "Too many attempts; try again later.") || !strings.Contains(body, `value="a@b.example"`) {
+		t.Errorf("body:\n%s", body)
+	}
+}
+
+func TestWorkspacesArePaged(t *testing.T) {
+	env := newEnv(t)
+	b := env.browser(t)
+	b.signup("ada@example.com")
+	u, _ := url.Parse(env.srv.URL)
+	p, err := env.ids.Authenticate(context.Background(), b.c.Jar.Cookies(u)[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := authz.WithPrincipal(context.Background(), p)
+	var first string
+	for i := range workspacesPerPage + 1 {
+		m, err := env.ws.Create(ctx, workspace.CreateInput{Name: "Team " + strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = m.ID
+		}
+	}
+
+	res := b.get("/workspaces")
+	expect(t, res, http.StatusOK, "Team 50", "More workspaces…", "Older workspaces")
+	if strings.Contains(res.body, first) {
+		t.Error("the oldest workspace is on the first page")
+	}
+	next := regexp.MustCompile(`href="(/workspaces\?cursor=[^"]+)"`).FindStringSubmatch(res.body)
+	if next == nil {
+		t.Fatal("no link to the next page")
+	}
+	res = b.get(strings.ReplaceAll(next[1], "&amp;", "&"))
+	expect(t, res, http.StatusOK, `<a href="/w/`+first+`">Team 0</a>`, `<a href="/workspaces">Newest</a>`)
+	if strings.Contains(res.body, "Older workspaces") {
+		t.Error("the last page offers more")
+	}
+	// A mangled cursor starts over.
+	expectRedirect(t, b.get("/workspaces?cursor=%21%21"), "/workspaces")
 }

@@ -1,5 +1,6 @@
 // Parley dashboard enhancements. Every page works without this file; it only adds the Copy
-// buttons and suggests the browser's time zone in the create-workspace form.
+// buttons, moves focus to a form's error summary and suggests the browser's time zone in the
+// create-workspace form.
 (function () {
   "use strict";
 
@@ -52,6 +53,12 @@
       }
     });
   });
+
+  // After a failed submit, take keyboard and screen-reader users to the list of problems.
+  var summary = document.querySelector(".error-summary");
+  if (summary) {
+    summary.focus();
+  }
 
   // Suggest the browser's time zone in a fresh create-workspace form (still showing UTC).
   var tz = document.querySelector("input[data-detect-timezone]");
