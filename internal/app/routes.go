@@ -89,6 +89,12 @@ func (s *Server) routes() http.Handler {
 		Summary: "Delete a workspace and all of its data", Description: "Owner only. Send {\"confirm\": \"<workspace id>\"}.",
 		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 404, 422}}, wh.Delete)
 
+	// Team: members, invitations, ownership.
+
+	// API keys.
+
+	// Audit log.
+
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
