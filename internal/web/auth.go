@@ -23,6 +23,8 @@ type authPage struct {
 	Next string
 	// Ended says the browser's session has ended, so the person knows why they are here.
 	Ended bool
+	// Reset says the person just chose a new password.
+	Reset bool
 }
 
 // signedIn reports whether a person is signed in on this request.
@@ -98,7 +100,7 @@ func (h *Handler) sessionEnded(r *http.Request) bool {
 // authView is the view of the log-in and sign-up pages for this request's form.
 func (h *Handler) authView(r *http.Request, f *form) *view {
 	next := safeNext(r.FormValue("next"))
-	return &view{Form: f, Page: authPage{Next: next, Ended: r.Method == http.MethodGet && h.sessionEnded(r)}}
+	return &view{Form: f, Page: authPage{Next: next, Ended: r.Method == http.MethodGet && h.sessionEnded(r), Reset: r.URL.Query().Get("reset") == "1"}}
 }
 
 // alreadyIn sends a signed-in person on from the log-in and sign-up pages.

@@ -25,7 +25,7 @@ var templateFS embed.FS
 
 // pages holds one template set per page: the layout (layout.html) plus the page's file, which
 // defines "title" and "content".
-var pages = parsePages("login", "signup", "workspaces", "overview", "error")
+var pages = parsePages("login", "signup", "workspaces", "overview", "error", "forgot", "reset")
 
 var funcs = template.FuncMap{
 	"asset": assetURL,

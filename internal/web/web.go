@@ -51,6 +51,8 @@ func New(d Deps) *Handler {
 //	GET  /signup, POST /signup
 //	GET  /login,  POST /login
 //	POST /logout
+//	GET  /forgot-password, POST /forgot-password   ask for a reset link
+//	GET  /reset-password?token=…, POST /reset-password   choose a new password
 //	GET  /workspaces          your workspaces and the create form
 //	POST /workspaces          create a workspace → its overview
 //	GET  /w/{workspaceId}     the workspace's overview (404 for non-members)
@@ -63,6 +65,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /login", page(h.loginForm))
 	mux.Handle("POST /login", page(h.login))
 	mux.Handle("POST /logout", page(h.logout))
+	mux.Handle("GET /forgot-password", page(h.forgotForm))
+	mux.Handle("POST /forgot-password", page(h.forgot))
+	mux.Handle("GET /reset-password", page(h.resetForm))
+	mux.Handle("POST /reset-password", page(h.reset))
 	mux.Handle("GET /workspaces", page(h.workspaces))
 	mux.Handle("POST /workspaces", page(h.createWorkspace))
 	mux.Handle("GET /w/{workspaceId}", page(h.overview))

@@ -27,6 +27,7 @@ import (
 // middleware that does what the app's does: request ID and logger, session cookie → principal.
 type testEnv struct {
 	srv *httptest.Server
+	db  *db.DB
 	ids *identity.Service
 	ws  *workspace.Service
 }
@@ -36,7 +37,7 @@ func newEnv(t *testing.T) *testEnv {
 	d := dbtest.Open(t, db.SQLite)
 	ws := workspace.NewService(d, time.Now)
 	logger := slog.New(slog.DiscardHandler)
-	ids := identity.NewService(d, logger, identity.Options{Hash: identity.HashParams{Memory: 64, Time: 1, Threads: 1}, Roles: ws.RoleOf})
+	ids := identity.NewService(d, logger, identity.Options{Hash: identity.HashParams{Memory: 64, Time: 1, Threads: 1}, Roles: ws.RoleOf, BaseURL: "http://parley.test"})
 	cookie := identity.Cookie{}
 	mux := http.NewServeMux()
 	New(Deps{Identity: ids, Workspaces: ws, Cookie: cookie, Logger: logger}).Register(mux)
@@ -51,7 +52,7 @@ func newEnv(t *testing.T) *testEnv {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testEnv{srv: srv, ids: ids, ws: ws}
+	return &testEnv{srv: srv, db: d, ids: ids, ws: ws}
 }
 
 // browser is a client with a cookie jar that does not follow redirects, so tests see them.
