@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
+	"github.com/parleyhq/parley/internal/platform/audit"
 	"github.com/parleyhq/parley/internal/platform/idempotency"
 	"github.com/parleyhq/parley/internal/workspace"
 )
@@ -94,6 +95,10 @@ func (s *Server) routes() http.Handler {
 	// API keys.
 
 	// Audit log.
+	ah := &audit.HTTP{Reader: &audit.Reader{DB: s.DB}}
+	huma.Register(api, huma.Operation{OperationID: "list-audit-log", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/audit-log", Tags: []string{"Audit"},
+		Summary: "Read the audit log", Description: "Who did what to which resource, when and from where; newest first. Owner and admins.",
+		Security: userAuth, Errors: []int{403, 404, 422}}, ah.List)
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -77,33 +77,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 	return nil
 }
 
-// List returns a workspace's entries, newest first, older than the entry beforeID (empty: from
-// the newest). Authorisation is the caller's job.
-func List(ctx context.Context, q db.Querier, workspaceID, beforeID string, limit int) ([]Entry, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	rows, err := q.QueryContext(ctx, `SELECT id, COALESCE(workspace_id, ''), actor_type, actor_id, action, resource_type, resource_id, changes, ip, user_agent, request_id, created_at
-FROM audit_log WHERE workspace_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, workspaceID, beforeID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
-		var e Entry
-		var changes string
-		if err := rows.Scan(&e.ID, &e.WorkspaceID, &e.ActorType, &e.ActorID, &e.Action, &e.ResourceType, &e.ResourceID, &changes, &e.IP, &e.UserAgent, &e.RequestID, (*db.Time)(&e.CreatedAt)); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(changes), &e.Changes); err != nil {
-			return nil, fmt.Errorf("audit entry %s: %w", e.ID, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 // Client returns the IP address and user agent stored by WithClient.
 func Client(ctx context.Context) (ip, userAgent string) {
 	c, _ := ctx.Value(clientKey{}).(client)
