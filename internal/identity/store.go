@@ -98,9 +98,3 @@ func (store) useReset(ctx context.Context, q db.Querier, tokenHash string, now t
 	}
 	return userID, err
 }
-
-func (store) countUsers(ctx context.Context, q db.Querier) (int, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
-	return n, err
-}
