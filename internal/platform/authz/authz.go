@@ -171,7 +171,7 @@ func Require(ctx context.Context, workspaceID string, action Action) (*Principal
 			return nil, apierr.Newf(apierr.Forbidden, "insufficient_scope", "API keys cannot %s; sign in as a person", rule.Description)
 		}
 		for _, s := range p.Scopes {
-			if s == rule.Scope {
+			if s == rule.Scope || rule.Scope == AnyScope {
 				return p, nil
 			}
 		}

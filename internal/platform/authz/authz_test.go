@@ -15,7 +15,7 @@ var expected = map[authz.Action]struct {
 	oam   string
 	scope string
 }{
-	authz.WorkspaceView:     {"OAM", ""},
+	authz.WorkspaceView:     {"OAM", "*"},
 	authz.WorkspaceUpdate:   {"OA-", ""},
 	authz.WorkspaceDelete:   {"O--", ""},
 	authz.OwnershipTransfer: {"O--", ""},
@@ -77,9 +77,14 @@ func TestAPIKeysAreConfinedToWorkspaceAndScopes(t *testing.T) {
 		if _, err := authz.Require(ctx, "ws_2", action); !errors.Is(err, apierr.NotFound) {
 			t.Errorf("%s by another workspace's key: err = %v, want NotFound", action, err)
 		}
-		none := authz.WithPrincipal(context.Background(), authz.NewAPIKey("key_2", "ws_1", "user_1", nil))
-		if _, err := authz.Require(none, "ws_1", action); !errors.Is(err, apierr.Forbidden) {
-			t.Errorf("%s by a key with no scopes: err = %v, want Forbidden", action, err)
+		// A key with one unrelated scope.
+		other := authz.WithPrincipal(context.Background(), authz.NewAPIKey("key_2", "ws_1", "user_1", []string{"webhooks:read"}))
+		_, err = authz.Require(other, "ws_1", action)
+		if want.scope == "*" && err != nil {
+			t.Errorf("%s by any key: err = %v, want allowed", action, err)
+		}
+		if want.scope != "*" && !errors.Is(err, apierr.Forbidden) {
+			t.Errorf("%s by a key without its scope: err = %v, want Forbidden", action, err)
 		}
 	}
 }

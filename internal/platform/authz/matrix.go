@@ -26,7 +26,8 @@ const (
 // Rule is one row of the permission matrix.
 type Rule struct {
 	Owner, Admin, Member bool
-	// Scope is the API-key scope that grants the action; empty means no API key may perform it.
+	// Scope is the API-key scope that grants the action; empty means no API key may perform it,
+	// AnyScope that every key of the workspace may.
 	Scope string
 	// Description completes "may not …" in error messages and is the row's label in docs.
 	Description string
@@ -44,9 +45,12 @@ func (r Rule) allows(role Role) bool {
 	return false
 }
 
+// AnyScope in a Rule lets every API key of the workspace perform the action, whatever its scopes.
+const AnyScope = "*"
+
 // Matrix is the permission matrix: the one place that says who may do what.
 var Matrix = map[Action]Rule{
-	WorkspaceView:     {true, true, true, "", "view the workspace"},
+	WorkspaceView:     {true, true, true, AnyScope, "view the workspace"},
 	WorkspaceUpdate:   {true, true, false, "", "edit the workspace"},
 	WorkspaceDelete:   {true, false, false, "", "delete the workspace"},
 	OwnershipTransfer: {true, false, false, "", "transfer ownership"},
