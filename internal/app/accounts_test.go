@@ -202,3 +202,16 @@ func TestInviteOnlySignup(t *testing.T) {
 		t.Fatalf("invite-only signup: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestRedactPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/v1/invitations/abc123/accept": "/v1/invitations/[token]/accept",
+		"/v1/invitations/abc123":        "/v1/invitations/[token]",
+		"/invitations/abc123":           "/invitations/[token]",
+		"/v1/workspaces/ws_1":           "/v1/workspaces/ws_1",
+	} {
+		if got := redactPath(in); got != want {
+			t.Errorf("redactPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -65,6 +65,20 @@ func (w *statusWriter) Flush() {
 	}
 }
 
+// redactPath hides the credential in paths that carry one (invitation links), so tokens never
+// reach the logs.
+func redactPath(p string) string {
+	for _, prefix := range []string{"/v1/invitations/", "/invitations/"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				return prefix + "[token]" + rest[i:]
+			}
+			return prefix + "[token]"
+		}
+	}
+	return p
+}
+
 func validRequestID(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
@@ -118,20 +132,29 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		} else if !strings.HasPrefix(r.URL.Path, "/static/") && r.URL.Path != "/healthz" && r.URL.Path != "/metrics" {
 			level = slog.LevelInfo
 		}
-		logger.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "route", info.route, "status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000)
+		logger.Log(ctx, level, "request", "method", r.Method, "path", redactPath(r.URL.Path), "route", info.route, "status", sw.status, "bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000)
 	})
 }
 
-// authenticate turns a session cookie into a principal. A refused credential leaves no principal
-// and a reason, which protected routes report (401 session_expired).
+// authenticate turns an API key (Authorization: Bearer …) or a session cookie into a principal;
+// the Authorization header, when present, wins. A refused credential leaves no principal and a
+// reason, which protected routes report (401 session_expired, invalid_api_key, unknown_api_key,
+// revoked_api_key, expired_api_key).
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	cookie := s.cookie()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if h := r.Header.Get("Authorization"); h != "" {
-			// API keys arrive with the Team and access capability; until then every bearer
-			// credential is unknown.
-			infoOf(ctx).authErr = apierr.New(apierr.Unauthenticated, "invalid_api_key", "the API key is not recognised")
+			p, err := s.APIKeys.AuthenticateHeader(ctx, h)
+			switch {
+			case err == nil:
+				ctx = authz.WithPrincipal(ctx, p)
+			case errors.Is(err, apierr.Unauthenticated):
+				infoOf(ctx).authErr = err
+			default:
+				apierr.Write(w, r, err)
+				return
+			}
 		} else if c, err := r.Cookie(cookie.Name()); err == nil && c.Value != "" {
 			p, err := s.Identity.Authenticate(ctx, c.Value)
 			switch {

@@ -12,18 +12,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/swaggest/swgui/v5emb"
 
+	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
 	"github.com/parleyhq/parley/internal/platform/audit"
+	"github.com/parleyhq/parley/internal/platform/authz"
 	"github.com/parleyhq/parley/internal/platform/idempotency"
 	"github.com/parleyhq/parley/internal/workspace"
 )
+
+// act names the authz action of a workspace operation as the OpenAPI extension x-parley-action,
+// which the isolation suite reads to check every role and scope against the matrix.
+func act(a authz.Action) map[string]any { return map[string]any{"x-parley-action": string(a)} }
 
 // maxBodyBytes is the default request body limit (413 beyond it).
 const maxBodyBytes = 1 << 20
 
 var (
 	userAuth = []map[string][]string{{"session": {}}}
+	// anyAuth: a session or an API key (authz then decides what a key may do).
+	anyAuth = []map[string][]string{{"session": {}}, {"bearer": {}}}
 )
 
 func (s *Server) cookie() identity.Cookie {
@@ -42,6 +50,7 @@ func newAPI(mux *http.ServeMux) huma.API {
 	cfg.SchemasPath = "/v1/schemas"
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"session": {Type: "apiKey", In: "cookie", Name: "parley_session", Description: "The dashboard's session cookie (__Host-parley_session on https)."},
+		"bearer":  {Type: "http", Scheme: "bearer", BearerFormat: "parley_live_… / parley_test_…", Description: "A workspace API key: `Authorization: Bearer parley_live_…`."},
 	}
 	return humago.New(mux, cfg)
 }
@@ -81,24 +90,72 @@ func (s *Server) routes() http.Handler {
 	huma.Register(api, huma.Operation{OperationID: "create-workspace", Method: http.MethodPost, Path: "/v1/workspaces", Tags: []string{"Workspaces"},
 		Summary: "Create a workspace", Description: "You become its owner.", DefaultStatus: http.StatusCreated, Security: userAuth, Errors: []int{422}}, wh.Create)
 	huma.Register(api, huma.Operation{OperationID: "list-workspaces", Method: http.MethodGet, Path: "/v1/workspaces", Tags: []string{"Workspaces"},
-		Summary: "List your workspaces", Description: "Newest first, with your role in each.", Security: userAuth}, wh.List)
+		Summary: "List your workspaces", Description: "Newest first, with your role in each. An API key sees its own workspace.", Security: anyAuth}, wh.List)
 	huma.Register(api, huma.Operation{OperationID: "get-workspace", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}", Tags: []string{"Workspaces"},
-		Summary: "Get a workspace", Security: userAuth, Errors: []int{404}}, wh.Get)
+		Summary: "Get a workspace", Security: anyAuth, Errors: []int{404}, Extensions: act(authz.WorkspaceView)}, wh.Get)
 	huma.Register(api, huma.Operation{OperationID: "update-workspace", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}", Tags: []string{"Workspaces"},
-		Summary: "Rename a workspace or change its time zone", Description: "Owner and admins.", Security: userAuth, Errors: []int{403, 404, 422}}, wh.Update)
+		Summary: "Rename a workspace or change its time zone", Description: "Owner and admins.", Security: userAuth, Errors: []int{403, 404, 422}, Extensions: act(authz.WorkspaceUpdate)}, wh.Update)
 	huma.Register(api, huma.Operation{OperationID: "delete-workspace", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}", Tags: []string{"Workspaces"},
 		Summary: "Delete a workspace and all of its data", Description: "Owner only. Send {\"confirm\": \"<workspace id>\"}.",
-		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 404, 422}}, wh.Delete)
+		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 404, 422}, Extensions: act(authz.WorkspaceDelete)}, wh.Delete)
 
 	// Team: members, invitations, ownership.
+	team := []string{"Team"}
+	huma.Register(api, huma.Operation{OperationID: "list-members", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/members", Tags: team,
+		Summary: "List members", Description: "Every member. Newest first (by join time), cursor-paginated.", Security: userAuth, Errors: []int{404, 422}, Extensions: act(authz.MembersView)}, wh.ListMembers)
+	huma.Register(api, huma.Operation{OperationID: "change-member-role", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}/members/{userId}", Tags: team,
+		Summary: "Change a member's role", Description: "Owner and admins; to admin or member. The owner's role changes only by transferring ownership.",
+		Security: userAuth, Errors: []int{403, 404, 409, 422}, Extensions: act(authz.MembersManage)}, wh.ChangeRole)
+	huma.Register(api, huma.Operation{OperationID: "remove-member", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/members/{userId}", Tags: team,
+		Summary: "Remove a member", Description: "Owner and admins; never the owner. Access ends on the member's next request.",
+		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 404, 409}, Extensions: act(authz.MembersManage)}, wh.RemoveMember)
+	huma.Register(api, huma.Operation{OperationID: "leave-workspace", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/leave", Tags: team,
+		Summary: "Leave a workspace", Description: "Any member but the owner, who must transfer ownership first.",
+		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{404, 409}, Extensions: act(authz.MembersView)}, wh.Leave)
+	huma.Register(api, huma.Operation{OperationID: "create-invitation", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/invitations", Tags: team,
+		Summary: "Invite someone by email", Description: "Owner and admins; as admin or member. Mails a single-use link valid for 7 days. At most 20 per hour per workspace.",
+		DefaultStatus: http.StatusCreated, Security: userAuth, Errors: []int{403, 404, 409, 422, 429}, Extensions: act(authz.MembersManage)}, wh.Invite)
+	huma.Register(api, huma.Operation{OperationID: "list-invitations", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/invitations", Tags: team,
+		Summary: "List pending invitations", Description: "Owner and admins. Not accepted, declined, revoked nor expired; newest first.",
+		Security: userAuth, Errors: []int{403, 404, 422}, Extensions: act(authz.MembersManage)}, wh.ListInvitations)
+	huma.Register(api, huma.Operation{OperationID: "resend-invitation", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/invitations/{invitationId}/resend", Tags: team,
+		Summary: "Resend an invitation", Description: "Owner and admins. Mails a new link valid for 7 days; the previous link stops working.",
+		Security: userAuth, Errors: []int{403, 404, 409, 429}, Extensions: act(authz.MembersManage)}, wh.ResendInvitation)
+	huma.Register(api, huma.Operation{OperationID: "revoke-invitation", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/invitations/{invitationId}", Tags: team,
+		Summary: "Revoke an invitation", Description: "Owner and admins. Its link stops working.",
+		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 404, 409}, Extensions: act(authz.MembersManage)}, wh.RevokeInvitation)
+	huma.Register(api, huma.Operation{OperationID: "preview-invitation", Method: http.MethodGet, Path: "/v1/invitations/{token}", Tags: team,
+		Summary: "What an invitation link offers", Description: "No sign-in needed: the token is the credential. 410 invitation_invalid once it is used, declined, revoked or expired.",
+		Errors: []int{410}}, wh.PreviewInvitation)
+	huma.Register(api, huma.Operation{OperationID: "accept-invitation", Method: http.MethodPost, Path: "/v1/invitations/{token}/accept", Tags: team,
+		Summary: "Accept an invitation", Description: "Signed in with the invited email (any case). Answers the workspace with your new role. To accept without an account, sign up with invitationToken.",
+		Security: userAuth, Errors: []int{403, 409, 410}}, wh.AcceptInvitation)
+	huma.Register(api, huma.Operation{OperationID: "decline-invitation", Method: http.MethodPost, Path: "/v1/invitations/{token}/decline", Tags: team,
+		Summary: "Decline an invitation", Description: "Signed in with the invited email (any case).",
+		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 410}}, wh.DeclineInvitation)
+	huma.Register(api, huma.Operation{OperationID: "transfer-ownership", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/transfer-ownership", Tags: team,
+		Summary: "Transfer ownership", Description: "Owner only, to an existing member. The previous owner becomes an admin; one transaction.",
+		Security: userAuth, Errors: []int{403, 404, 422}, Extensions: act(authz.OwnershipTransfer)}, wh.TransferOwnership)
 
 	// API keys.
+	kh := &apikey.HTTP{Svc: s.APIKeys}
+	huma.Register(api, huma.Operation{OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/api-keys", Tags: []string{"API keys"},
+		Summary: "Create an API key", Description: "Owner and admins. The answer holds the key (`secret`): it is shown this once and only a hash is kept.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.APIKeysManage)}, kh.Create)
+	huma.Register(api, huma.Operation{OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/api-keys", Tags: []string{"API keys"},
+		Summary: "List API keys", Description: "Owner and admins. Newest first, revoked and expired keys included (see `status`); never the secret.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.APIKeysManage)}, kh.List)
+	huma.Register(api, huma.Operation{OperationID: "get-api-key", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/api-keys/{keyId}", Tags: []string{"API keys"},
+		Summary: "Get an API key", Description: "Owner and admins. Never the secret.", Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.APIKeysManage)}, kh.Get)
+	huma.Register(api, huma.Operation{OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/api-keys/{keyId}", Tags: []string{"API keys"},
+		Summary: "Revoke an API key", Description: "Owner and admins. The key stops working at once; it stays listed with `revokedAt`.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.APIKeysManage)}, kh.Revoke)
 
 	// Audit log.
 	ah := &audit.HTTP{Reader: &audit.Reader{DB: s.DB}}
 	huma.Register(api, huma.Operation{OperationID: "list-audit-log", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/audit-log", Tags: []string{"Audit"},
 		Summary: "Read the audit log", Description: "Who did what to which resource, when and from where; newest first. Owner and admins.",
-		Security: userAuth, Errors: []int{403, 404, 422}}, ah.List)
+		Security: userAuth, Errors: []int{403, 404, 422}, Extensions: act(authz.AuditRead)}, ah.List)
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

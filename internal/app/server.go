@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/jobs"
@@ -26,6 +27,7 @@ type Server struct {
 	DB         *db.DB
 	Identity   *identity.Service
 	Workspaces *workspace.Service
+	APIKeys    *apikey.Service
 	Mail       *mail.Deliverer
 	Secrets    *secret.Keyring
 	Handler    http.Handler
@@ -83,13 +85,14 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger, ov Override
 	if err != nil {
 		return nil, err
 	}
-	ws := workspace.NewService(d, now)
+	ws := workspace.NewService(d, now, workspace.WithBaseURL(cfg.BaseURL))
 	ids := identity.NewService(d, logger, identity.Options{
 		Hash: ov.Hash, IdleTimeout: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge,
-		Signup: identity.SignupMode(cfg.Signup), BaseURL: cfg.BaseURL, Roles: ws.RoleOf, Now: now,
+		Signup: identity.SignupMode(cfg.Signup), BaseURL: cfg.BaseURL, Roles: ws.RoleOf, Invitations: ws, Now: now,
 	})
 	s := &Server{
 		Config: cfg, Logger: logger, DB: d, Secrets: keys, Identity: ids, Workspaces: ws, now: now,
+		APIKeys: apikey.NewService(d, now),
 		Mail:    &mail.Deliverer{DB: d, Logger: logger, SMTPURL: cfg.SMTPURL, Now: now},
 		metrics: prometheus.NewRegistry(),
 	}

@@ -43,9 +43,12 @@ type HTTP struct {
 // SignupInput is the body of POST /v1/auth/signup.
 type SignupInput struct {
 	Body struct {
-		Email    string `json:"email" maxLength:"254" doc:"Your email address; you sign in with it." example:"ada@example.com"`
+		Email    string `json:"email,omitempty" maxLength:"254" doc:"Your email address; you sign in with it. Required, except with invitationToken (then it is the invited address)." example:"ada@example.com"`
 		Password string `json:"password" minLength:"1" maxLength:"256" doc:"At least 12 characters, not a common password."`
 		Name     string `json:"name,omitempty" maxLength:"100" example:"Ada Lovelace"`
+		// InvitationToken signs up from a workspace invitation link: the account takes the
+		// invited address and joins the workspace, even when sign-up is invite-only.
+		InvitationToken string `json:"invitationToken,omitempty" maxLength:"200" doc:"The token of a workspace invitation link: the account takes the invited email and joins the workspace. Works when sign-up is invite-only."`
 	}
 }
 
@@ -67,7 +70,13 @@ func (h *HTTP) sessionOutput(u User, token string, s Session) *SessionOutput {
 
 // Signup handles POST /v1/auth/signup.
 func (h *HTTP) Signup(ctx context.Context, in *SignupInput) (*SessionOutput, error) {
-	u, token, s, err := h.Svc.Signup(ctx, NewAccount{Email: in.Body.Email, Password: in.Body.Password, Name: in.Body.Name})
+	signup := h.Svc.Signup
+	if in.Body.InvitationToken != "" {
+		signup = func(ctx context.Context, a NewAccount) (User, string, Session, error) {
+			return h.Svc.SignupWithInvitation(ctx, in.Body.InvitationToken, a)
+		}
+	}
+	u, token, s, err := signup(ctx, NewAccount{Email: in.Body.Email, Password: in.Body.Password, Name: in.Body.Name})
 	if err != nil {
 		return nil, err
 	}

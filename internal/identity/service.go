@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/internal/platform/apierr"
@@ -39,7 +40,19 @@ type Options struct {
 	BaseURL string
 	// Roles answers "what is this user's role in that workspace" for the principals it makes.
 	Roles authz.RoleLookup
-	Now   func() time.Time
+	// Invitations lets sign-up redeem a workspace invitation (the workspace service implements
+	// it); nil refuses sign-up with an invitation token as invitation_invalid.
+	Invitations Invitations
+	Now         func() time.Time
+}
+
+// Invitations is what sign-up needs from workspace invitations.
+type Invitations interface {
+	// InvitedEmail returns the address a live invitation token was sent to (Gone otherwise).
+	InvitedEmail(ctx context.Context, token string) (string, error)
+	// RedeemInvitation makes userID a member as the invitation says, inside tx (the transaction
+	// that creates the account).
+	RedeemInvitation(ctx context.Context, tx *sql.Tx, token, userID string) error
 }
 
 // Service is the accounts service.
@@ -103,6 +116,11 @@ type NewAccount struct {
 // CreateUser creates an account without signing it in (the operator's CLI; sign-up uses it too).
 // Errors: Invalid (email, password, name), Conflict email_taken.
 func (s *Service) CreateUser(ctx context.Context, in NewAccount) (User, error) {
+	return s.createUser(ctx, in, nil)
+}
+
+// createUser creates the account; then, when not nil, runs in the same transaction.
+func (s *Service) createUser(ctx context.Context, in NewAccount, then func(tx *sql.Tx, u User) error) (User, error) {
 	email, key, err := normalizeEmail(in.Email)
 	if err != nil {
 		return User{}, err
@@ -127,7 +145,13 @@ func (s *Service) CreateUser(ctx context.Context, in NewAccount) (User, error) {
 		if !ok {
 			return apierr.New(apierr.Conflict, "email_taken", "an account with this email already exists")
 		}
-		return audit.Record(ctx, tx, u.CreatedAt, audit.Entry{Action: "user.created", ResourceType: "user", ResourceID: u.ID, Changes: []string{"email", "name", "password"}})
+		if err := audit.Record(ctx, tx, u.CreatedAt, audit.Entry{Action: "user.created", ResourceType: "user", ResourceID: u.ID, Changes: []string{"email", "name", "password"}}); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(tx, u)
+		}
+		return nil
 	})
 	return u, err
 }
@@ -149,6 +173,39 @@ func (s *Service) Signup(ctx context.Context, in NewAccount) (User, string, Sess
 	}
 	token, sess, err := s.newSession(ctx, u.ID)
 	return u, token, sess, err
+}
+
+// SignupWithInvitation creates an account from an invitation link and signs it in: the account
+// takes the invited address (in.Email may be empty; if given it must be that address) and joins
+// the invitation's workspace in the same transaction. It works when sign-up is invite-only: the
+// token, mailed to that address, is the invitation. Errors: as Signup except signup_closed; Gone
+// invitation_invalid; Forbidden invitation_email_mismatch.
+func (s *Service) SignupWithInvitation(ctx context.Context, token string, in NewAccount) (User, string, Session, error) {
+	if s.opt.Invitations == nil {
+		return User{}, "", Session{}, apierr.New(apierr.Gone, "invitation_invalid", "this invitation link is invalid")
+	}
+	if err := s.checkThrottle(ctx, ""); err != nil {
+		return User{}, "", Session{}, err
+	}
+	ip, _ := audit.Client(ctx)
+	s.perIP.hit("ip:"+ip, s.now())
+	invited, err := s.opt.Invitations.InvitedEmail(ctx, token)
+	if err != nil {
+		return User{}, "", Session{}, err
+	}
+	if in.Email != "" && !strings.EqualFold(strings.TrimSpace(in.Email), invited) {
+		return User{}, "", Session{}, apierr.New(apierr.Forbidden, "invitation_email_mismatch",
+			"this invitation was sent to another email address; sign up with that address")
+	}
+	in.Email = invited
+	u, err := s.createUser(ctx, in, func(tx *sql.Tx, u User) error {
+		return s.opt.Invitations.RedeemInvitation(authz.WithPrincipal(ctx, authz.NewUser(u.ID, "", nil)), tx, token, u.ID)
+	})
+	if err != nil {
+		return User{}, "", Session{}, err
+	}
+	sessionToken, sess, err := s.newSession(ctx, u.ID)
+	return u, sessionToken, sess, err
 }
 
 func (s *Service) checkThrottle(ctx context.Context, emailKey string) error {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/internal/platform/apierr"
@@ -21,14 +22,40 @@ type Service struct {
 	db  *db.DB
 	st  store
 	now func() time.Time
+	// baseURL is the public URL that emailed invitation links start with.
+	baseURL string
+	// invites limits how many invitation emails each workspace sends (per replica).
+	invites *sendLimiter
+}
+
+// Option configures the service.
+type Option func(*Service)
+
+// WithBaseURL sets the public URL of the server, which invitation links start with
+// ({baseURL}/invitations/{token}).
+func WithBaseURL(u string) Option {
+	return func(s *Service) { s.baseURL = strings.TrimRight(u, "/") }
+}
+
+// WithInvitationLimit lets each workspace send n invitation emails (invitations and resends) per
+// period, as a token bucket kept in this process's memory. The default is 20 per hour.
+func WithInvitationLimit(n int, per time.Duration) Option {
+	return func(s *Service) { s.invites = newSendLimiter(n, per) }
 }
 
 // NewService builds the service; now is the clock (time.Now in production).
-func NewService(d *db.DB, now func() time.Time) *Service {
+func NewService(d *db.DB, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, now: func() time.Time { return now().UTC() }}
+	s := &Service{db: d, now: func() time.Time { return now().UTC() }}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.invites == nil {
+		s.invites = newSendLimiter(DefaultInvitationLimit, time.Hour)
+	}
+	return s
 }
 
 // RoleOf is the authz.RoleLookup over memberships: it reads the membership on every call, so a

@@ -28,12 +28,12 @@ type Membership struct {
 	Role authz.Role `json:"role" enum:"owner,admin,member" doc:"Your role in this workspace."`
 }
 
-// Member is a user's membership, as the operator's CLI lists it.
+// Member is a user's membership, as the team list (and the operator's CLI) shows it.
 type Member struct {
-	UserID   string     `json:"userId"`
+	UserID   string     `json:"userId" doc:"The member's user ID (user_…)."`
 	Email    string     `json:"email"`
 	Name     string     `json:"name"`
-	Role     authz.Role `json:"role"`
+	Role     authz.Role `json:"role" enum:"owner,admin,member"`
 	JoinedAt time.Time  `json:"joinedAt"`
 }
 

@@ -18,6 +18,7 @@ const (
 	Event     = "evt"
 	Mail      = "mail"
 	Request   = "req"
+	APIKey    = "key"
 )
 
 // New returns a new ID with the prefix.
