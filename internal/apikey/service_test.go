@@ -353,7 +353,7 @@ func TestAuthenticate(t *testing.T) {
 
 		// Malformed: refused before the store is asked (a closed store would fail otherwise).
 		offline := *d
-		offline.Read, offline.Write = closedPool(t), closedPool(t)
+		offline.Read, offline.Write = db.NewPool(closedPool(t), false), closedPool(t)
 		closed := NewService(&offline, f.clock.Now)
 		flipped := []byte(c.Secret)
 		flipped[20] = map[bool]byte{true: 'B', false: 'A'}[flipped[20] == 'A']

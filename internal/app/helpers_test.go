@@ -42,7 +42,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	http  *httptest.Server
 	clock *clock
@@ -64,7 +64,7 @@ func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
 	})
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	srv, err := NewServer(context.Background(), cfg, slog.New(slog.DiscardHandler), Overrides{Now: ck.Now, Hash: testHash})
@@ -97,7 +97,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -107,7 +107,7 @@ func (r response) JSON(t *testing.T) map[string]any {
 }
 
 // Code is the problem code of an error response.
-func (r response) Code(t *testing.T) string {
+func (r response) Code(t testing.TB) string {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Fatalf("error content type %q, want application/problem+json; body %s", ct, r.Body)

@@ -58,8 +58,10 @@ type DB struct {
 	Dialect Dialect
 	// Write is the pool for writes and transactions. On SQLite it has exactly one connection.
 	Write *sql.DB
-	// Read is the pool for reads outside transactions. On PostgreSQL it is the same pool as Write.
-	Read *sql.DB
+	// Read is the pool for reads outside transactions. On SQLite it is a pool of read-only
+	// connections that keeps prepared statements; on PostgreSQL it wraps the same pool as Write
+	// (pgx keeps prepared statements itself).
+	Read *Pool
 	// Pool is the pgx pool under Write on PostgreSQL (nil on SQLite); River's listener uses it.
 	Pool *pgxpool.Pool
 }
@@ -95,7 +97,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	sdb := stdlib.OpenDBFromPool(pool)
 	sdb.SetMaxOpenConns(int(pcfg.MaxConns))
-	return &DB{Dialect: Postgres, Write: sdb, Read: sdb, Pool: pool}, nil
+	return &DB{Dialect: Postgres, Write: sdb, Read: NewPool(sdb, false), Pool: pool}, nil
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
@@ -143,13 +145,13 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
-	return &DB{Dialect: SQLite, Write: w, Read: r}, nil
+	return &DB{Dialect: SQLite, Write: w, Read: NewPool(r, true)}, nil
 }
 
 // Close closes every pool.
 func (d *DB) Close() error {
 	var errs []error
-	if d.Read != d.Write {
+	if d.Read.DB != d.Write {
 		errs = append(errs, d.Read.Close())
 	}
 	errs = append(errs, d.Write.Close())

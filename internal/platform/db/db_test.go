@@ -76,3 +76,24 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		t.Fatal("synchronous=off accepted")
 	}
 }
+
+func TestReadPool(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		for range 3 { // the second and third calls use the cached statement
+			var n int
+			if err := d.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM workspaces WHERE id <> $1`, "x").Scan(&n); err != nil || n != 0 {
+				t.Fatalf("count: %d %v", n, err)
+			}
+		}
+		var n int
+		if err := d.Read.QueryRowContext(ctx, `SELECT nope FROM nowhere`).Scan(&n); err == nil {
+			t.Fatal("a bad query succeeded")
+		}
+		if d.Dialect == db.SQLite {
+			if _, err := d.Read.ExecContext(ctx, `INSERT INTO workspaces (id, name, slug, timezone, created_at, updated_at) VALUES ('ws_r', 'r', 'r', 'UTC', 0, 0)`); err == nil {
+				t.Fatal("the SQLite read pool accepted a write")
+			}
+		}
+	})
+}
