@@ -31,11 +31,11 @@ type session struct {
 	from, to string
 }
 
-func (in *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{in: in}, nil }
-func (s *session) Reset()                                       {}
-func (s *session) Logout() error                                { return nil }
-func (s *session) Mail(from string, _ *smtp.MailOptions) error  { s.from = from; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error    { s.to = to; return nil }
+func (in *inbox) NewSession(*smtp.Conn) (smtp.Session, error)  { return &session{in: in}, nil }
+func (s *session) Reset()                                      {}
+func (s *session) Logout() error                               { return nil }
+func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
 func (s *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
