@@ -64,6 +64,8 @@ type DB struct {
 	Read *Pool
 	// Pool is the pgx pool under Write on PostgreSQL (nil on SQLite); River's listener uses it.
 	Pool *pgxpool.Pool
+
+	commits *committer // SQLite: group commit of concurrent transactions
 }
 
 // Open opens the store that cfg names. It does not migrate; call Migrate.
@@ -145,11 +147,16 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
-	return &DB{Dialect: SQLite, Write: w, Read: NewPool(r, true)}, nil
+	d := &DB{Dialect: SQLite, Write: w, Read: NewPool(r, true)}
+	d.commits = newCommitter(d)
+	return d, nil
 }
 
 // Close closes every pool.
 func (d *DB) Close() error {
+	if d.commits != nil {
+		d.commits.shutdown()
+	}
 	var errs []error
 	if d.Read.DB != d.Write {
 		errs = append(errs, d.Read.Close())
@@ -168,9 +175,13 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Tx runs fn in a write transaction and commits it when fn returns nil. On PostgreSQL a
-// serialization failure or deadlock is retried a few times, so fn must have no side effects
-// outside the transaction (enqueue jobs and events through the transaction instead).
+// serialization failure or deadlock is retried a few times; on SQLite concurrent transactions
+// share one COMMIT (see group.go) and may be run again alone if that COMMIT fails. So fn must
+// have no side effects outside the transaction (enqueue jobs and events through it instead).
 func (d *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if d.commits != nil {
+		return d.commits.do(ctx, fn)
+	}
 	for attempt := 0; ; attempt++ {
 		err := d.tx(ctx, fn)
 		if err == nil || attempt >= 4 || !retryable(err) {
