@@ -192,7 +192,9 @@ func (e *env) newWorld(p *people, scopes ...string) *world {
 	}
 	inv := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/invitations", map[string]any{"email": fmt.Sprintf("invitee-%s@example.com", w.ws[len(w.ws)-6:]), "role": "member"})
 	key := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/api-keys", map[string]any{"name": "fixture", "scopes": []string{"agents:read"}, "mode": "test"})
-	w.params = map[string]string{"workspaceId": w.ws, "userId": p.target.userID(), "invitationId": inv["id"].(string), "keyId": key["id"].(string)}
+	ag := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/agents", map[string]any{"name": "Fixture agent"})
+	w.params = map[string]string{"workspaceId": w.ws, "userId": p.target.userID(), "invitationId": inv["id"].(string), "keyId": key["id"].(string),
+		"agentId": ag["id"].(string), "number": "1"}
 	for _, s := range scopes {
 		w.keys[s] = p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/api-keys", map[string]any{"name": s, "scopes": []string{s}, "mode": "live"})["secret"].(string)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/swaggest/swgui/v5emb"
 
+	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
@@ -156,6 +157,53 @@ func (s *Server) routes() http.Handler {
 	huma.Register(api, huma.Operation{OperationID: "list-audit-log", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/audit-log", Tags: []string{"Audit"},
 		Summary: "Read the audit log", Description: "Who did what to which resource, when and from where; newest first. Owner and admins.",
 		Security: userAuth, Errors: []int{403, 404, 422}, Extensions: act(authz.AuditRead)}, ah.List)
+
+	// Settings and agents.
+	gh := &agent.HTTP{Svc: s.Agents}
+	huma.Register(api, huma.Operation{OperationID: "get-catalog", Method: http.MethodGet, Path: "/v1/catalog", Tags: []string{"Settings"},
+		Summary: "The provider catalog", Description: "Every LLM, STT and TTS provider Parley supports, with models, voices (where listable), languages and list prices (integer micro-credits per unit).",
+		Security: anyAuth}, gh.Catalog)
+	huma.Register(api, huma.Operation{OperationID: "get-settings", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/settings", Tags: []string{"Settings"},
+		Summary: "Get workspace settings", Description: "Every setting, with platform defaults filling what the workspace does not set (listed in `platformDefaults`). Every role; API keys with agents:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.SettingsRead)}, gh.GetSettings)
+	huma.Register(api, huma.Operation{OperationID: "update-settings", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}/settings", Tags: []string{"Settings"},
+		Summary: "Change workspace settings", Description: "A JSON merge patch (RFC 7396): a value sets, `null` returns the setting to the platform default. Owner and admins. " +
+			"Send `If-Match` with the ETag you read to get 412 instead of overwriting someone else's change. 409 agents_incompatible if an agent would be left with a model its inherited provider does not offer.",
+		Security: userAuth, Errors: []int{400, 403, 404, 409, 412, 422}, Extensions: act(authz.SettingsWrite)}, gh.UpdateSettings)
+	agent.DocumentMergePatch[agent.Settings](api, http.MethodPatch, "/v1/workspaces/{workspaceId}/settings",
+		map[string]any{"llm": map[string]any{"provider": "anthropic", "model": "claude-haiku-4-5"}, "calls": map[string]any{"recordCalls": true}, "tts": map[string]any{"speed": nil}})
+	agents := []string{"Agents"}
+	huma.Register(api, huma.Operation{OperationID: "create-agent", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/agents", Tags: agents,
+		Summary: "Create an agent", Description: "`name` is required; every other field is optional (absent or null: inherit from the workspace, then the platform). Owner and admins; API keys with agents:write. " +
+			"`warnings` lists {{placeholders}} that are neither declared nor built in.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{400, 401, 403, 404, 422}, Extensions: act(authz.AgentsWrite)}, gh.CreateAgent)
+	agent.DocumentMergePatch[agent.Document](api, http.MethodPost, "/v1/workspaces/{workspaceId}/agents",
+		map[string]any{"name": "Front desk", "prompt": "You are the front desk of {{company}}. Help {{contact.name}} book an appointment.",
+			"variables": []any{map[string]any{"name": "company", "default": "Acme Dental"}}, "llm": map[string]any{"temperature": 0.3}, "tts": map[string]any{"voice": "coral"}})
+	huma.Register(api, huma.Operation{OperationID: "list-agents", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/agents", Tags: agents,
+		Summary: "List agents", Description: "Newest first. Every role; API keys with agents:read.", Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.AgentsRead)}, gh.ListAgents)
+	huma.Register(api, huma.Operation{OperationID: "get-agent", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}", Tags: agents,
+		Summary: "Get an agent", Description: "The agent's own settings (what it overrides) and its version (also the ETag). Every role; agents:read.", Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.AgentsRead)}, gh.GetAgent)
+	huma.Register(api, huma.Operation{OperationID: "update-agent", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}", Tags: agents,
+		Summary: "Change an agent", Description: "A JSON merge patch (RFC 7396): `null` returns a setting to inheriting. Every change is a new version. Owner and admins; agents:write. " +
+			"Send `If-Match` with the ETag you read to get 412 instead of overwriting someone else's change.",
+		Security: anyAuth, Errors: []int{400, 401, 403, 404, 412, 422}, Extensions: act(authz.AgentsWrite)}, gh.UpdateAgent)
+	agent.DocumentMergePatch[agent.Document](api, http.MethodPatch, "/v1/workspaces/{workspaceId}/agents/{agentId}",
+		map[string]any{"llm": map[string]any{"model": "gpt-4.1-mini", "temperature": nil}, "status": "paused"})
+	huma.Register(api, huma.Operation{OperationID: "delete-agent", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}", Tags: agents,
+		Summary: "Delete an agent", Description: "With its versions. Owner and admins; agents:write. To keep it, set status archived instead.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404, 412}, Extensions: act(authz.AgentsWrite)}, gh.DeleteAgent)
+	huma.Register(api, huma.Operation{OperationID: "get-effective-agent", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}/effective", Tags: agents,
+		Summary: "An agent's effective configuration", Description: "Every setting with its value and its source: agent, workspace or platform. Every role; agents:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.AgentsRead)}, gh.Effective)
+	huma.Register(api, huma.Operation{OperationID: "list-agent-versions", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}/versions", Tags: agents,
+		Summary: "List an agent's versions", Description: "Newest first, each with its author, time and changed settings. Every role; agents:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.AgentsRead)}, gh.ListVersions)
+	huma.Register(api, huma.Operation{OperationID: "get-agent-version", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}/versions/{number}", Tags: agents,
+		Summary: "Get one version of an agent", Description: "Every role; agents:read.", Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.AgentsRead)}, gh.GetVersion)
+	huma.Register(api, huma.Operation{OperationID: "restore-agent-version", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}/versions/{number}/restore", Tags: agents,
+		Summary: "Restore a version of an agent", Description: "Makes that version's settings current, as a new version. Owner and admins; agents:write. Honours If-Match.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 412, 422}, Extensions: act(authz.AgentsWrite)}, gh.RestoreVersion)
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/db"
@@ -28,6 +29,7 @@ type Server struct {
 	Identity   *identity.Service
 	Workspaces *workspace.Service
 	APIKeys    *apikey.Service
+	Agents     *agent.Service
 	Mail       *mail.Deliverer
 	Secrets    *secret.Keyring
 	Handler    http.Handler
@@ -93,6 +95,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger, ov Override
 	s := &Server{
 		Config: cfg, Logger: logger, DB: d, Secrets: keys, Identity: ids, Workspaces: ws, now: now,
 		APIKeys: apikey.NewService(d, now),
+		Agents:  agent.NewService(d, now),
 		Mail:    &mail.Deliverer{DB: d, Logger: logger, SMTPURL: cfg.SMTPURL, Now: now},
 		metrics: prometheus.NewRegistry(),
 	}

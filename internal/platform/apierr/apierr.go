@@ -25,23 +25,26 @@ var (
 	Forbidden       = errors.New("forbidden")
 	NotFound        = errors.New("not found")
 	Conflict        = errors.New("conflict")
-	Gone            = errors.New("gone")
-	TooLarge        = errors.New("too large")
-	RateLimited     = errors.New("rate limited")
-	Unavailable     = errors.New("unavailable")
+	// PreconditionFailed: an If-Match header names a version that is no longer current.
+	PreconditionFailed = errors.New("precondition failed")
+	Gone               = errors.New("gone")
+	TooLarge           = errors.New("too large")
+	RateLimited        = errors.New("rate limited")
+	Unavailable        = errors.New("unavailable")
 )
 
 var statusOf = map[error]int{
-	BadRequest:      http.StatusBadRequest,
-	Invalid:         http.StatusUnprocessableEntity,
-	Unauthenticated: http.StatusUnauthorized,
-	Forbidden:       http.StatusForbidden,
-	NotFound:        http.StatusNotFound,
-	Conflict:        http.StatusConflict,
-	Gone:            http.StatusGone,
-	TooLarge:        http.StatusRequestEntityTooLarge,
-	RateLimited:     http.StatusTooManyRequests,
-	Unavailable:     http.StatusServiceUnavailable,
+	BadRequest:         http.StatusBadRequest,
+	Invalid:            http.StatusUnprocessableEntity,
+	Unauthenticated:    http.StatusUnauthorized,
+	Forbidden:          http.StatusForbidden,
+	NotFound:           http.StatusNotFound,
+	Conflict:           http.StatusConflict,
+	PreconditionFailed: http.StatusPreconditionFailed,
+	Gone:               http.StatusGone,
+	TooLarge:           http.StatusRequestEntityTooLarge,
+	RateLimited:        http.StatusTooManyRequests,
+	Unavailable:        http.StatusServiceUnavailable,
 }
 
 // FieldError says what is wrong with one input field. Location is "body.<field>" for body fields
@@ -132,6 +135,8 @@ func DefaultCode(status int) string {
 		return "conflict"
 	case http.StatusGone:
 		return "gone"
+	case http.StatusPreconditionFailed:
+		return "precondition_failed"
 	case http.StatusRequestEntityTooLarge:
 		return "body_too_large"
 	case http.StatusUnsupportedMediaType:

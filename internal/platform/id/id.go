@@ -19,6 +19,7 @@ const (
 	Mail      = "mail"
 	Request   = "req"
 	APIKey    = "key"
+	Agent     = "agent"
 )
 
 // New returns a new ID with the prefix.
