@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +262,219 @@ func TestBrowserSignupToOverview(t *testing.T) {
 	if loc := get("location", chromedp.Location()); !strings.HasPrefix(loc, base+"/login?next=") {
 		t.Errorf("after log-out the overview went to %s, want the log-in page", loc)
 	}
+}
+
+// TestBrowserTeamInvitation drives the team pages in two browsers with their own cookies: the
+// owner invites a member from the Team page; the member opens the mailed link in the other
+// browser, creates an account from it (which accepts), accepts a second invitation with the
+// Accept button, and sees the workspace but none of the Team controls. The owner then creates an
+// API key, whose secret the result page shows once with a Copy button.
+func TestBrowserTeamInvitation(t *testing.T) {
+	s, base := newBrowserTestServer(t)
+	bctx := startChromium(t)
+	ownerCtx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+	// The member's browser: a new browser context of the same Chromium, with its own cookies.
+	memberTab, cancelMember := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	defer cancelMember()
+	memberCtx, cancel2 := context.WithTimeout(memberTab, 90*time.Second)
+	defer cancel2()
+
+	step := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(ctx context.Context, what, js string) bool {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	text := func(ctx context.Context, what string, sel chromedp.CSS) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	screenshot := func(ctx context.Context, name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		saveBrowserScreenshot(t, name, png)
+	}
+	invitationLink := func(email string) string {
+		t.Helper()
+		var body string
+		if err := s.DB.Read.QueryRowContext(ownerCtx, `SELECT body FROM mail_outbox WHERE to_addr = $1 ORDER BY id DESC LIMIT 1`, email).Scan(&body); err != nil {
+			t.Fatalf("no invitation mail to %s: %v", email, err)
+		}
+		link := regexp.MustCompile(regexp.QuoteMeta(base) + `/invitations/[A-Za-z0-9_-]+`).FindString(body)
+		if link == "" {
+			t.Fatalf("no invitation link in the mail: %q", body)
+		}
+		return link
+	}
+	createWorkspace := func(name string) string {
+		t.Helper()
+		step(ownerCtx, "create "+name,
+			chromedp.Navigate(base+"/workspaces"),
+			chromedp.WaitVisible(chromedp.ID("name")),
+			chromedp.SendKeys(chromedp.ID("name"), name),
+			chromedp.SetValue(chromedp.ID("timezone"), "UTC"),
+			chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.ID("workspace-id")),
+		)
+		return text(ownerCtx, "workspace ID", chromedp.CSS("#workspace-id"))
+	}
+	invite := func(wsID, email string) {
+		t.Helper()
+		step(ownerCtx, "invite "+email,
+			chromedp.Navigate(base+"/w/"+wsID),
+			chromedp.WaitVisible(chromedp.ID("workspace-id")),
+			chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/team"]`)),
+			chromedp.WaitVisible(chromedp.ID("invite-form")),
+			chromedp.SendKeys(chromedp.CSS(`#invite-form #email`), email),
+			chromedp.SetValue(chromedp.CSS(`#invite-form #role`), "member"),
+			chromedp.Click(chromedp.CSS(`#invite-form button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.flash`)),
+		)
+		if got := text(ownerCtx, "pending invitation", chromedp.CSS(`#invitations tbody th`)); got != email {
+			t.Fatalf("pending invitations list %q, want %s", got, email)
+		}
+	}
+
+	// The owner signs up and creates a workspace.
+	step(ownerCtx, "owner signs up",
+		chromedp.Navigate(base+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
+		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"),
+		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("timezone")),
+	)
+	wsID := createWorkspace("Acme Support")
+	invite(wsID, "bob@example.com")
+
+	// The member opens the link in the other browser and creates an account from it.
+	step(memberCtx, "open the invitation",
+		chromedp.Navigate(invitationLink("bob@example.com")),
+		chromedp.WaitVisible(chromedp.ID("invitation-signup")),
+	)
+	if email := text(memberCtx, "invited email", chromedp.CSS("#invitation-email")); email != "bob@example.com" {
+		t.Errorf("the invitation shows %q", email)
+	}
+	screenshot(memberCtx, "invitation.png")
+	step(memberCtx, "sign up from the invitation",
+		chromedp.SendKeys(chromedp.CSS("#invitation-signup #name"), "Bob Babbage"),
+		chromedp.SendKeys(chromedp.CSS("#invitation-signup #password"), "another horse battery staple"),
+		chromedp.Click(chromedp.CSS(`#invitation-signup button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("workspace-id")),
+	)
+	if got := text(memberCtx, "workspace ID", chromedp.CSS("#workspace-id")); got != wsID {
+		t.Fatalf("the member landed on %s, want %s", got, wsID)
+	}
+	if role := text(memberCtx, "role", chromedp.CSS("#workspace-role")); role != "Member" {
+		t.Errorf("the member's role is %q", role)
+	}
+
+	// A second invitation, answered with the Accept button while signed in.
+	second := createWorkspace("Acme Sales")
+	invite(second, "bob@example.com")
+	step(memberCtx, "accept the second invitation",
+		chromedp.Navigate(invitationLink("bob@example.com")),
+		chromedp.WaitVisible(chromedp.ID("accept")),
+		chromedp.Click(chromedp.ID("accept")),
+		chromedp.WaitVisible(chromedp.ID("workspace-id")),
+	)
+	if got := text(memberCtx, "workspace ID", chromedp.CSS("#workspace-id")); got != second {
+		t.Fatalf("accepting landed on %s, want %s", got, second)
+	}
+	if !strings.Contains(text(memberCtx, "welcome", chromedp.CSS(".flash")), "joined") {
+		t.Error("no welcome notice after accepting")
+	}
+
+	// The member sees the workspace and its team, but no Team controls and no owner/admin pages.
+	step(memberCtx, "member opens the Team page",
+		chromedp.Navigate(base+"/w/"+wsID),
+		chromedp.WaitVisible(chromedp.ID("workspace-id")),
+		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/team"]`)),
+		chromedp.WaitVisible(chromedp.ID("members")),
+	)
+	if !eval(memberCtx, "members listed", `document.querySelectorAll("#members tbody tr").length === 2`) {
+		t.Error("the member does not see both members")
+	}
+	if eval(memberCtx, "team controls", `!!document.querySelector('#invite-form, #invitations, form[action$="/remove"], form[action$="/role"], select, a[href*="/team/transfer"]')`) {
+		t.Error("the member sees Team controls")
+	}
+	if eval(memberCtx, "admin nav", `!!document.querySelector('nav.section-nav a[href$="/api-keys"], nav.section-nav a[href$="/audit"]')`) {
+		t.Error("the member's nav offers API keys or the audit log")
+	}
+	if !eval(memberCtx, "leave", `!!document.querySelector('form[action$="/team/leave"] button')`) {
+		t.Error("the member cannot leave")
+	}
+	screenshot(memberCtx, "team-member.png")
+
+	// The owner sees the member, with the controls.
+	step(ownerCtx, "owner opens the Team page",
+		chromedp.Navigate(base+"/w/"+wsID+"/team"),
+		chromedp.WaitVisible(chromedp.ID("members")),
+	)
+	if !eval(ownerCtx, "member controls", `document.querySelectorAll('#members form[action$="/remove"]').length === 1 && !!document.querySelector('#members select') && !!document.querySelector('#members a[href*="/team/transfer"]')`) {
+		t.Error("the owner does not see the member's controls")
+	}
+	screenshot(ownerCtx, "team.png")
+
+	// The owner creates an API key: the secret is shown once, with a Copy button.
+	step(ownerCtx, "create an API key",
+		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/api-keys"]`)),
+		chromedp.WaitVisible(chromedp.ID("create-key-form")),
+		chromedp.SendKeys(chromedp.CSS("#create-key-form #name"), "CRM sync"),
+		chromedp.Click(chromedp.ID("scope-agents-read")),
+		chromedp.Click(chromedp.ID("scope-calls-write")),
+		chromedp.Click(chromedp.ID("mode-test")),
+		chromedp.Click(chromedp.CSS(`#create-key-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("api-key-secret")),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-copy-target="api-key-secret"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-copy-target="api-key-secret"]`)),
+	)
+	secret := text(ownerCtx, "secret", chromedp.CSS("#api-key-secret"))
+	if !regexp.MustCompile(`^parley_test_[0-9A-Za-z]{38}$`).MatchString(secret) {
+		t.Fatalf("the page shows %q, want a test key", secret)
+	}
+	if _, err := chromedp.Run(ownerCtx, chromedp.Poll[string](`document.getElementById("copy-status").textContent`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("no copy announcement: %v", err)
+	}
+	screenshot(ownerCtx, "apikey.png")
+	step(ownerCtx, "back to the list",
+		chromedp.Click(chromedp.CSS(`a[href="/w/`+wsID+`/api-keys"]:not(nav a)`)),
+		chromedp.WaitVisible(chromedp.ID("api-keys")),
+	)
+	if eval(ownerCtx, "secret in list", `document.documentElement.outerHTML.includes(`+strconv.Quote(secret)+`)`) {
+		t.Error("the list shows the secret")
+	}
+	if got := text(ownerCtx, "key in list", chromedp.CSS("#api-keys tbody code")); got != secret[:16]+"…"+secret[len(secret)-4:] {
+		t.Errorf("the list shows the key as %q", got)
+	}
+	screenshot(ownerCtx, "api-keys.png")
+
+	// The audit log has it all.
+	step(ownerCtx, "open the audit log",
+		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/audit"]`)),
+		chromedp.WaitVisible(chromedp.ID("audit-entries")),
+	)
+	for _, action := range []string{"workspace.created", "invitation.created", "invitation.accepted", "api_key.created"} {
+		if !eval(ownerCtx, action, `[...document.querySelectorAll("#audit-entries tbody th code")].some(c => c.textContent === `+strconv.Quote(action)+`)`) {
+			t.Errorf("the audit log lacks %s", action)
+		}
+	}
+	screenshot(ownerCtx, "audit.png")
 }

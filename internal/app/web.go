@@ -3,9 +3,13 @@ package app
 import (
 	"net/http"
 
+	"github.com/parleyhq/parley/internal/platform/audit"
 	"github.com/parleyhq/parley/internal/web"
 )
 
 func (s *Server) webRoutes(mux *http.ServeMux) {
-	web.New(web.Deps{Identity: s.Identity, Workspaces: s.Workspaces, Cookie: s.cookie(), Logger: s.Logger}).Register(mux)
+	web.New(web.Deps{
+		Identity: s.Identity, Workspaces: s.Workspaces, APIKeys: s.APIKeys, Audit: &audit.Reader{DB: s.DB},
+		Cookie: s.cookie(), Logger: s.Logger,
+	}).Register(mux)
 }

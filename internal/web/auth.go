@@ -172,8 +172,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	h.setSession(w, r, token, r.PostFormValue("next"))
 }
 
-// logout ends the session, clears the cookie and shows the log-in page.
+// logout ends the session, clears the cookie and shows the log-in page, which leads on to next
+// (a local path) when the form gave one.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if !h.parseForm(w, r) {
+		return
+	}
 	if signedIn(r) {
 		if err := h.d.Identity.Logout(r.Context()); err != nil && !errors.Is(err, apierr.Unauthenticated) {
 			h.fail(w, r, nil, err)
@@ -182,5 +186,9 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	c := h.d.Cookie.Clear()
 	http.SetCookie(w, &c)
-	redirect(w, r, "/login")
+	to := "/login"
+	if next := safeNext(r.PostFormValue("next")); next != "" && next != defaultNext {
+		to += "?next=" + url.QueryEscape(next)
+	}
+	redirect(w, r, to)
 }

@@ -25,13 +25,31 @@ var templateFS embed.FS
 
 // pages holds one template set per page: the layout (layout.html) plus the page's file, which
 // defines "title" and "content".
-var pages = parsePages("login", "signup", "workspaces", "overview", "error", "forgot", "reset")
+var pages = parsePages("login", "signup", "workspaces", "overview", "error", "forgot", "reset",
+	"team", "transfer", "apikeys", "apikey-created", "audit", "invitation")
 
 var funcs = template.FuncMap{
 	"asset": assetURL,
 	"date":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"role":  func(r authz.Role) string { return strings.TrimSuffix(sentence(string(r)), ".") },
+	// idPart makes a value usable in an element ID ("agents:read" → "agents-read").
+	"idPart": func(s string) string { return strings.NewReplacer(":", "-", ".", "-", " ", "-").Replace(s) },
+	"stamp":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05") },
+	// short and datep are short dates for tables (datep of an optional time).
+	"short": func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	"datep": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format("2 Jan 2006")
+	},
+	"isop": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
 }
 
 func parsePages(names ...string) map[string]*template.Template {
@@ -62,6 +80,24 @@ type view struct {
 	Status int
 	// RequestID identifies the request in the logs (error pages show it).
 	RequestID string
+	// Notice is a one-line confirmation of what the previous request did (?notice=<code>, see
+	// notices); the layout shows it above the page.
+	Notice string
+}
+
+// notices are the confirmations a redirect after a successful form can ask for with
+// ?notice=<code>. Only these fixed texts are shown, so a crafted link cannot put words on a page.
+var notices = map[string]string{
+	"invited":            "Invitation sent.",
+	"resent":             "Invitation sent again with a new link; the previous link no longer works.",
+	"invitation-revoked": "Invitation revoked; its link no longer works.",
+	"role-changed":       "Role changed.",
+	"removed":            "Member removed. They lost access to this workspace at once.",
+	"transferred":        "Ownership transferred. You are now an admin of this workspace.",
+	"left":               "You left the workspace.",
+	"joined":             "Welcome! You have joined this workspace.",
+	"declined":           "Invitation declined.",
+	"key-revoked":        "API key revoked. It stops working at once.",
 }
 
 // navLink is one entry of the workspace navigation.
@@ -71,12 +107,17 @@ type navLink struct {
 	Active bool
 }
 
-// workspaceSections are the pages of a workspace, in nav order. Later pages (Team, API keys,
-// Agents…) add a row here and a route in Register.
+// workspaceSections are the pages of a workspace, in nav order. Later pages (Agents…) add a row
+// here and a route in Register. A section shows only to the roles whose permission-matrix row
+// allows its action (the services still enforce it).
 var workspaceSections = []struct {
 	key, label, suffix string
+	action             authz.Action
 }{
-	{"overview", "Overview", ""},
+	{"overview", "Overview", "", authz.WorkspaceView},
+	{"team", "Team", "/team", authz.MembersView},
+	{"api-keys", "API keys", "/api-keys", authz.APIKeysManage},
+	{"audit", "Audit log", "/audit", authz.AuditRead},
 }
 
 // inWorkspace sets the current workspace and its navigation, with active marking the section.
@@ -84,8 +125,28 @@ func (v *view) inWorkspace(m workspace.Membership, active string) {
 	v.Current = &m
 	v.Nav = nil
 	for _, s := range workspaceSections {
-		v.Nav = append(v.Nav, navLink{Label: s.label, Href: "/w/" + m.ID + s.suffix, Active: s.key == active})
+		if can(m.Role, s.action) {
+			v.Nav = append(v.Nav, navLink{Label: s.label, Href: "/w/" + m.ID + s.suffix, Active: s.key == active})
+		}
 	}
+}
+
+// can reports whether the permission matrix lets role perform action. The dashboard uses it only
+// to decide which controls to show; the services decide what is allowed.
+func can(role authz.Role, action authz.Action) bool {
+	rule, ok := authz.Matrix[action]
+	if !ok {
+		return false
+	}
+	switch role {
+	case authz.Owner:
+		return rule.Owner
+	case authz.Admin:
+		return rule.Admin
+	case authz.Member:
+		return rule.Member
+	}
+	return false
 }
 
 // form is a submitted (or empty) form: the values typed and the errors to show by field.
@@ -146,6 +207,9 @@ func (f *form) setError(e *apierr.Error) {
 		if i := strings.IndexByte(name, '.'); i >= 0 {
 			name = name[i+1:]
 		}
+		if i := strings.IndexByte(name, '['); i >= 0 {
+			name = name[:i] // body.scopes[2] is the scopes field
+		}
 		known := false
 		for _, k := range f.fields {
 			known = known || k == name
@@ -186,6 +250,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	v.Status = status
 	v.RequestID = apierr.RequestID(r.Context())
+	if v.Notice == "" && status < 300 && r.Method == http.MethodGet {
+		v.Notice = notices[r.URL.Query().Get("notice")]
+	}
 	var buf bytes.Buffer
 	if err := pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		h.logger(r.Context()).ErrorContext(r.Context(), "render page", "page", name, "err", err, "request_id", v.RequestID)
@@ -201,15 +268,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // formError re-renders a form page with err shown on it, when err is a client error; anything
 // else is the generic error page.
 func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string, v *view, err error) {
-	var e *apierr.Error
-	status := apierr.Status(err)
-	if !errors.As(err, &e) || status >= 500 {
+	e, status, ok := clientError(err)
+	if !ok {
 		h.fail(w, r, v, err)
 		return
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-	}
+	retryAfter(w, e)
 	v.Form.setError(e)
 	h.render(w, r, status, name, v)
 }
@@ -235,14 +299,55 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *view, err erro
 		return
 	case errors.Is(err, apierr.NotFound):
 		v.Page = errorPage{"Page not found", "There is nothing here, or it is not yours to see. Check the address, or pick a workspace."}
+	case errors.Is(err, apierr.Forbidden) && errors.As(err, &e):
+		v.Page = errorPage{"You cannot open this page", sentence(e.Detail) + " If you need it, ask the workspace's owner."}
 	case status < 500 && errors.As(err, &e):
 		v.Page = errorPage{http.StatusText(status), sentence(e.Detail)}
 	default:
 		status = http.StatusInternalServerError
-		h.logger(r.Context()).ErrorContext(r.Context(), "dashboard error", "method", r.Method, "path", r.URL.Path, "err", err, "request_id", apierr.RequestID(r.Context()))
+		h.logger(r.Context()).ErrorContext(r.Context(), "dashboard error", "method", r.Method, "path", redactPath(r.URL.Path), "err", err, "request_id", apierr.RequestID(r.Context()))
 		v.Page = errorPage{"Something went wrong", "An internal error occurred. Please try again; if it keeps happening, quote the request ID below when reporting it."}
 	}
 	h.render(w, r, status, "error", v)
+}
+
+// redactPath hides the token of an invitation link, which is a credential, so it never reaches
+// the logs.
+func redactPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/invitations/"); ok {
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			return "/invitations/[token]" + rest[i:]
+		}
+		return "/invitations/[token]"
+	}
+	return p
+}
+
+// clientError returns err's problem and status when it is a client error to show on the page
+// (server errors are not: fail answers those).
+func clientError(err error) (*apierr.Error, int, bool) {
+	var e *apierr.Error
+	status := apierr.Status(err)
+	if !errors.As(err, &e) || status >= 500 {
+		return nil, 0, false
+	}
+	return e, status, true
+}
+
+// actionError is clientError for a signed-in person's action: an ended session is not shown on
+// the page either (fail sends the browser to log in).
+func actionError(err error) (*apierr.Error, int, bool) {
+	if errors.Is(err, apierr.Unauthenticated) {
+		return nil, 0, false
+	}
+	return clientError(err)
+}
+
+// retryAfter sets Retry-After for a rate-limited answer.
+func retryAfter(w http.ResponseWriter, e *apierr.Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
 }
 
 // logger is the request's logger, or the dashboard's when the request carries none.

@@ -2,7 +2,10 @@
 //
 // Pages are html/template files and the CSS and script are static files, all embedded in the
 // binary; there is no JavaScript build step and every page works without script (the script only
-// adds the Copy button and a time-zone guess). The app's middleware has already authenticated the
+// adds the Copy buttons, a confirmation before destructive buttons and a time-zone guess).
+//
+// A page shows only the controls the viewer's role may use (the permission matrix in authz
+// decides, through can); the services check every action again. The app's middleware has already authenticated the
 // session cookie (an *authz.Principal in the request context), refused cross-origin form posts
 // (CSRF) and put a request ID and logger in the context; handlers here call the services with the
 // request's context, so the dashboard can do exactly what the API allows and nothing more.
@@ -17,7 +20,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
+	"github.com/parleyhq/parley/internal/platform/audit"
 	"github.com/parleyhq/parley/internal/workspace"
 )
 
@@ -25,6 +30,8 @@ import (
 type Deps struct {
 	Identity   *identity.Service
 	Workspaces *workspace.Service
+	APIKeys    *apikey.Service
+	Audit      *audit.Reader
 	// Cookie says how the session cookie is named and set (Secure on https).
 	Cookie identity.Cookie
 	// Logger is used when a request's context carries no logger of its own.
@@ -56,6 +63,25 @@ func New(d Deps) *Handler {
 //	GET  /workspaces          your workspaces and the create form
 //	POST /workspaces          create a workspace → its overview
 //	GET  /w/{workspaceId}     the workspace's overview (404 for non-members)
+//
+//	GET  /w/{workspaceId}/team                          members, pending invitations, invite form
+//	POST /w/{workspaceId}/team/invitations              invite (email, role)
+//	POST /w/{workspaceId}/team/invitations/{id}/resend  mail a new link
+//	POST /w/{workspaceId}/team/invitations/{id}/revoke  withdraw it
+//	POST /w/{workspaceId}/team/members/{userId}/role    change a member's role
+//	POST /w/{workspaceId}/team/members/{userId}/remove  remove a member
+//	GET  /w/{workspaceId}/team/transfer?userId=…        confirm an ownership transfer
+//	POST /w/{workspaceId}/team/transfer                 transfer (the member's email typed again)
+//	POST /w/{workspaceId}/team/leave                    leave the workspace (not the owner)
+//	GET  /w/{workspaceId}/api-keys                      the keys and the create form (owner, admin)
+//	POST /w/{workspaceId}/api-keys                      create → the secret, shown this once
+//	POST /w/{workspaceId}/api-keys/{keyId}/revoke       revoke a key
+//	GET  /w/{workspaceId}/audit?action=&cursor=         the audit log (owner, admin)
+//	GET  /invitations/{token}                           an invitation: accept, decline or sign up
+//	POST /invitations/{token}/accept, …/decline, …/signup
+//
+// Every POST answers 303 to a page (with ?notice= naming what was done), except that errors
+// re-render the page with the problem shown, and a new API key's page shows its secret.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler{}))
 
@@ -72,6 +98,36 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /workspaces", page(h.workspaces))
 	mux.Handle("POST /workspaces", page(h.createWorkspace))
 	mux.Handle("GET /w/{workspaceId}", page(h.overview))
+
+	mux.Handle("GET /w/{workspaceId}/team", page(h.team))
+	mux.Handle("POST /w/{workspaceId}/team/invitations", page(h.invite))
+	mux.Handle("POST /w/{workspaceId}/team/invitations/{invitationId}/resend", page(h.resendInvitation))
+	mux.Handle("POST /w/{workspaceId}/team/invitations/{invitationId}/revoke", page(h.revokeInvitation))
+	mux.Handle("POST /w/{workspaceId}/team/members/{userId}/role", page(h.changeRole))
+	mux.Handle("POST /w/{workspaceId}/team/members/{userId}/remove", page(h.removeMember))
+	mux.Handle("GET /w/{workspaceId}/team/transfer", page(h.transferForm))
+	mux.Handle("POST /w/{workspaceId}/team/transfer", page(h.transfer))
+	mux.Handle("POST /w/{workspaceId}/team/leave", page(h.leave))
+
+	mux.Handle("GET /w/{workspaceId}/api-keys", page(h.apiKeys))
+	mux.Handle("POST /w/{workspaceId}/api-keys", page(h.createAPIKey))
+	mux.Handle("POST /w/{workspaceId}/api-keys/{keyId}/revoke", page(h.revokeAPIKey))
+
+	mux.Handle("GET /w/{workspaceId}/audit", page(h.auditLog))
+
+	mux.Handle("GET /invitations/{token}", page(noReferrer(h.invitation)))
+	mux.Handle("POST /invitations/{token}/accept", page(noReferrer(h.acceptInvitation)))
+	mux.Handle("POST /invitations/{token}/decline", page(noReferrer(h.declineInvitation)))
+	mux.Handle("POST /invitations/{token}/signup", page(noReferrer(h.invitationSignup)))
+}
+
+// noReferrer keeps pages whose address holds a credential (an invitation token) out of the
+// Referer header, even towards this server's own static files.
+func noReferrer(fn http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		fn(w, r)
+	}
 }
 
 // contentSecurityPolicy allows nothing but this server's own files: no inline script or style,

@@ -12,11 +12,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
+	"github.com/parleyhq/parley/internal/platform/audit"
 	"github.com/parleyhq/parley/internal/platform/authz"
 	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/db/dbtest"
@@ -24,25 +27,59 @@ import (
 )
 
 // testEnv is the dashboard over real services on a fresh SQLite database, behind a tiny
-// middleware that does what the app's does: request ID and logger, session cookie → principal.
+// middleware that does what the app's does: request ID and logger, client address for the audit
+// log, session cookie → principal.
 type testEnv struct {
-	srv *httptest.Server
-	db  *db.DB
-	ids *identity.Service
-	ws  *workspace.Service
+	srv   *httptest.Server
+	db    *db.DB
+	ids   *identity.Service
+	ws    *workspace.Service
+	keys  *apikey.Service
+	clock *testClock // the workspace service's clock (invitation expiry)
 }
 
-func newEnv(t *testing.T) *testEnv {
+// testClock is the real time plus an offset that tests may advance.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// envConfig changes the services of a test environment.
+type envConfig struct {
+	signup identity.SignupMode
+	wsOpts []workspace.Option
+}
+
+func newEnv(t *testing.T) *testEnv { return newEnvWith(t, envConfig{}) }
+
+func newEnvWith(t *testing.T, cfg envConfig) *testEnv {
 	t.Helper()
 	d := dbtest.Open(t, db.SQLite)
-	ws := workspace.NewService(d, time.Now)
+	clock := &testClock{}
+	ws := workspace.NewService(d, clock.Now, append([]workspace.Option{workspace.WithBaseURL("http://parley.test")}, cfg.wsOpts...)...)
 	logger := slog.New(slog.DiscardHandler)
-	ids := identity.NewService(d, logger, identity.Options{Hash: identity.HashParams{Memory: 64, Time: 1, Threads: 1}, Roles: ws.RoleOf, BaseURL: "http://parley.test"})
+	ids := identity.NewService(d, logger, identity.Options{Hash: identity.HashParams{Memory: 64, Time: 1, Threads: 1}, Roles: ws.RoleOf,
+		BaseURL: "http://parley.test", Invitations: ws, Signup: cfg.signup})
+	keys := apikey.NewService(d, time.Now)
 	cookie := identity.Cookie{}
 	mux := http.NewServeMux()
-	New(Deps{Identity: ids, Workspaces: ws, Cookie: cookie, Logger: logger}).Register(mux)
+	New(Deps{Identity: ids, Workspaces: ws, APIKeys: keys, Audit: &audit.Reader{DB: d}, Cookie: cookie, Logger: logger}).Register(mux)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := apierr.WithRequest(r.Context(), "req_test", logger)
+		host, _, _ := strings.Cut(r.RemoteAddr, ":")
+		ctx = audit.WithClient(ctx, host, r.UserAgent())
 		if c, err := r.Cookie(cookie.Name()); err == nil && c.Value != "" {
 			if p, err := ids.Authenticate(ctx, c.Value); err == nil {
 				ctx = authz.WithPrincipal(ctx, p)
@@ -52,7 +89,7 @@ func newEnv(t *testing.T) *testEnv {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testEnv{srv: srv, db: d, ids: ids, ws: ws}
+	return &testEnv{srv: srv, db: d, ids: ids, ws: ws, keys: keys, clock: clock}
 }
 
 // browser is a client with a cookie jar that does not follow redirects, so tests see them.

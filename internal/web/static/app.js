@@ -1,6 +1,6 @@
 // Parley dashboard enhancements. Every page works without this file; it only adds the Copy
-// buttons, moves focus to a form's error summary and suggests the browser's time zone in the
-// create-workspace form.
+// buttons, asks before destructive buttons (data-confirm), moves focus to a form's error summary
+// and suggests the browser's time zone in the create-workspace form.
 (function () {
   "use strict";
 
@@ -50,6 +50,15 @@
         );
       } else {
         fallback(btn, el);
+      }
+    });
+  });
+
+  // Destructive buttons ask first; without script they submit straight away.
+  document.querySelectorAll("button[data-confirm]").forEach(function (btn) {
+    btn.addEventListener("click", function (e) {
+      if (!window.confirm(btn.getAttribute("data-confirm"))) {
+        e.preventDefault();
       }
     });
   });
