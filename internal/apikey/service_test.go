@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/parleyhq/parley/internal/platform/clock"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,28 +19,11 @@ import (
 	"github.com/parleyhq/parley/internal/platform/events"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fixture is a store with two workspaces: owner/admin/member of A, and owner of B.
 type fixture struct {
 	d     *db.DB
 	svc   *Service
-	clock *clock
+	clock *clock.Fake
 	wsA   string
 	wsB   string
 	roles map[string]map[string]authz.Role // user → workspace → role
@@ -48,7 +31,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, d *db.DB) *fixture {
 	t.Helper()
-	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	ck := clock.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	f := &fixture{d: d, svc: NewService(d, ck.Now), clock: ck, wsA: "ws_a", wsB: "ws_b", roles: map[string]map[string]authz.Role{}}
 	ctx := context.Background()
 	exec := func(q string, args ...any) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/parleyhq/parley/internal/platform/clock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,29 +24,11 @@ import (
 // testHash keeps password hashing cheap in tests; the real parameters are tested in identity.
 var testHash = identity.HashParams{Memory: 64, Time: 1, Threads: 1}
 
-// clock is an injectable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	t     testing.TB
 	srv   *Server
 	http  *httptest.Server
-	clock *clock
+	clock *clock.Fake
 }
 
 func testConfig(dbc db.Config) Config {
@@ -66,7 +49,7 @@ func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	ck := clock.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	srv, err := NewServer(context.Background(), cfg, slog.New(slog.DiscardHandler), Overrides{Now: ck.Now, Hash: testHash})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)

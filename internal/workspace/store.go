@@ -93,6 +93,11 @@ func (store) listAll(ctx context.Context, q db.Querier, limit int) ([]Workspace,
 func (store) members(ctx context.Context, q db.Querier, wsID string) ([]Member, error) {
 	rows, err := q.QueryContext(ctx, `SELECT u.id, u.email, u.name, m.role, m.created_at FROM workspace_members m JOIN users u ON u.id = m.user_id
 WHERE m.workspace_id = $1 ORDER BY m.created_at, u.id`, wsID)
+	return scanMembers(rows, err)
+}
+
+// scanMembers reads rows of (user id, email, name, role, joined at) and closes them.
+func scanMembers(rows *sql.Rows, err error) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}

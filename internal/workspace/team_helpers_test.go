@@ -3,8 +3,8 @@ package workspace_test
 import (
 	"context"
 	"errors"
+	"github.com/parleyhq/parley/internal/platform/clock"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,34 +16,16 @@ import (
 	"github.com/parleyhq/parley/internal/workspace"
 )
 
-// clock is an injectable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fixture is a workspace service on one store, with a clock and people.
 type fixture struct {
 	t     *testing.T
 	d     *db.DB
 	svc   *workspace.Service
-	clock *clock
+	clock *clock.Fake
 }
 
 func newFixture(t *testing.T, d *db.DB, opts ...workspace.Option) *fixture {
-	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	ck := clock.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	opts = append([]workspace.Option{workspace.WithBaseURL("https://parley.example/")}, opts...)
 	return &fixture{t: t, d: d, svc: workspace.NewService(d, ck.Now, opts...), clock: ck}
 }

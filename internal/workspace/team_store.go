@@ -42,21 +42,7 @@ func (store) listMembers(ctx context.Context, q db.Querier, wsID string, after m
 	rows, err := q.QueryContext(ctx, `SELECT u.id, u.email, u.name, m.role, m.created_at FROM workspace_members m JOIN users u ON u.id = m.user_id
 WHERE m.workspace_id = $1 AND (m.created_at < $2 OR (m.created_at = $2 AND m.user_id < $3))
 ORDER BY m.created_at DESC, m.user_id DESC LIMIT $4`, wsID, before, after.userID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
-		var m Member
-		var role string
-		if err := rows.Scan(&m.UserID, &m.Email, &m.Name, &role, (*db.Time)(&m.JoinedAt)); err != nil {
-			return nil, err
-		}
-		m.Role = authz.Role(role)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return scanMembers(rows, err)
 }
 
 // memberByEmail reports whether a user with the email key is a member of the workspace.
