@@ -38,6 +38,27 @@
 //     and admin only (no API key); agents are read by every role (agents:read) and written by
 //     owner and admin (agents:write). Another workspace's agent is 404.
 //   - Tenancy: every store method takes the workspace ID and filters on it.
-//   - Every mutation writes an audit entry (field names only, never values) and publishes an
-//     event (workspace.updated, agent.created, agent.updated, agent.deleted) in its transaction.
+//   - Provider keys (bring your own key): at most one per provider per workspace (a second is
+//     409 provider_key_exists; replacing is delete then add). A key is for a provider ID of the
+//     catalog, of any kind, and serves that provider in every kind. It is sealed with
+//     platform/secret under AAD {workspace, provider_keys, api_key, row ID} before the INSERT and
+//     is write-only: no answer, event, audit entry, error or log holds it (lastFour is the hint).
+//     ProviderKey opens it for the call runtime (agents.use, or the system). baseUrl is https
+//     only, without credentials, query or fragment, and not a loopback/private literal or
+//     localhost; azure-openai and openai-compatible require it. Managing keys is owner and
+//     admin only (provider_keys.manage; no API key).
+//   - Key resolution: for an agent's resolved llm, stt and tts provider, a call uses the
+//     workspace's key for that provider if there is one (keySource workspace), else the
+//     platform's (platform) — except providers that require a base URL, which have no platform
+//     key (none). Effective reports it in keys.
+//   - Promotion: CopyAgent needs agents.write in the source and in the target; a target the
+//     caller may not write agents in (or that does not exist) is one 422 on
+//     body.targetWorkspaceId, never revealing whether it exists. The copy is a new agent (new ID,
+//     version 1) with the source's own document and copiedFrom {workspace, agent, version},
+//     validated against the target's settings. Only the document is copied: provider keys, phone
+//     numbers and credentials never leave their workspace.
+//   - Every mutation writes an audit entry (field names only, never values; IDs of the other
+//     side of a copy as name=value) and publishes an event (workspace.updated, agent.created,
+//     agent.updated, agent.deleted, agent.copied_out, provider_key.created,
+//     provider_key.deleted) in its transaction.
 package agent

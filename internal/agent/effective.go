@@ -25,6 +25,7 @@ type Effective struct {
 	Version  int                `json:"version"`
 	Settings map[string]Setting `json:"settings" doc:"Every setting by dotted path (llm.model, tts.voice, prompt…)."`
 	Config   map[string]any     `json:"config" doc:"The same values as one nested object, as a call uses them."`
+	Keys     map[string]KeyUse  `json:"keys" doc:"For llm, stt and tts: whose key a call uses (the workspace's provider key for the resolved provider when it has one, else the platform's)."`
 }
 
 // platformTree is PlatformSettings as a tree.

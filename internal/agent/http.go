@@ -273,3 +273,75 @@ func DocumentMergePatch[T any](api huma.API, method, path string, example any) {
 	mt := &huma.MediaType{Schema: schema, Example: example}
 	op.RequestBody.Content = map[string]*huma.MediaType{"application/merge-patch+json": mt, "application/json": mt}
 }
+
+// CopyAgentRequest is POST /v1/workspaces/{workspaceId}/agents/{agentId}/copy.
+type CopyAgentRequest struct {
+	AgentPath
+	Body struct {
+		TargetWorkspaceID string `json:"targetWorkspaceId" minLength:"1" maxLength:"64" example:"ws_01jq3v5x8kf9r1t6m2c4d7e8gh" doc:"The workspace to copy the agent to; you must be its owner or an admin."`
+	}
+}
+
+// CopyAgent handles POST /v1/workspaces/{workspaceId}/agents/{agentId}/copy.
+func (h *HTTP) CopyAgent(ctx context.Context, in *CopyAgentRequest) (*AgentOutput, error) {
+	a, err := h.Svc.CopyAgent(ctx, in.WorkspaceID, in.AgentID, in.Body.TargetWorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	return &AgentOutput{ETag: ETag(a.Version), Body: a}, nil
+}
+
+// ProviderKeyPath names one of a workspace's provider keys.
+type ProviderKeyPath struct {
+	WorkspaceID   string `path:"workspaceId" maxLength:"64" doc:"The Workspace ID (ws_…)."`
+	ProviderKeyID string `path:"providerKeyId" maxLength:"64" doc:"The provider key's ID (pkey_…)."`
+}
+
+// CreateProviderKeyRequest is POST /v1/workspaces/{workspaceId}/provider-keys.
+type CreateProviderKeyRequest struct {
+	WorkspaceID string `path:"workspaceId" maxLength:"64" doc:"The Workspace ID (ws_…)."`
+	Body        NewProviderKey
+}
+
+// ProviderKeyOutput is one provider key, without the key.
+type ProviderKeyOutput struct {
+	Body ProviderKey
+}
+
+// CreateProviderKey handles POST /v1/workspaces/{workspaceId}/provider-keys.
+func (h *HTTP) CreateProviderKey(ctx context.Context, in *CreateProviderKeyRequest) (*ProviderKeyOutput, error) {
+	k, err := h.Svc.CreateProviderKey(ctx, in.WorkspaceID, in.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &ProviderKeyOutput{Body: k}, nil
+}
+
+// ListProviderKeysOutput is every provider key of a workspace (at most one per provider, so one
+// page).
+type ListProviderKeysOutput struct {
+	Body page.Page[ProviderKey]
+}
+
+// ListProviderKeys handles GET /v1/workspaces/{workspaceId}/provider-keys.
+func (h *HTTP) ListProviderKeys(ctx context.Context, in *WorkspacePath) (*ListProviderKeysOutput, error) {
+	ks, err := h.Svc.ListProviderKeys(ctx, in.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	return &ListProviderKeysOutput{Body: page.Of(ks, len(ks)+1, func(k ProviderKey) string { return k.ID })}, nil
+}
+
+// GetProviderKey handles GET /v1/workspaces/{workspaceId}/provider-keys/{providerKeyId}.
+func (h *HTTP) GetProviderKey(ctx context.Context, in *ProviderKeyPath) (*ProviderKeyOutput, error) {
+	k, err := h.Svc.GetProviderKey(ctx, in.WorkspaceID, in.ProviderKeyID)
+	if err != nil {
+		return nil, err
+	}
+	return &ProviderKeyOutput{Body: k}, nil
+}
+
+// DeleteProviderKey handles DELETE /v1/workspaces/{workspaceId}/provider-keys/{providerKeyId}.
+func (h *HTTP) DeleteProviderKey(ctx context.Context, in *ProviderKeyPath) (*struct{}, error) {
+	return nil, h.Svc.DeleteProviderKey(ctx, in.WorkspaceID, in.ProviderKeyID)
+}

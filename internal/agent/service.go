@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -17,18 +18,27 @@ import (
 	"github.com/parleyhq/parley/internal/platform/events"
 	"github.com/parleyhq/parley/internal/platform/id"
 	"github.com/parleyhq/parley/internal/platform/page"
+	"github.com/parleyhq/parley/internal/platform/secret"
 )
 
 // Service is the settings-and-agents service.
 type Service struct {
-	db  *db.DB
-	st  store
-	cat *Catalog
-	now func() time.Time
+	db      *db.DB
+	st      store
+	cat     *Catalog
+	secrets *secret.Keyring
+	now     func() time.Time
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithSecrets gives the service the keyring that seals and opens provider keys. Without one,
+// adding or reading a provider key fails (listing and deleting still work).
+func WithSecrets(k *secret.Keyring) Option { return func(s *Service) { s.secrets = k } }
+
 // NewService builds the service; now is the clock (time.Now in production).
-func NewService(d *db.DB, now func() time.Time) *Service {
+func NewService(d *db.DB, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -36,7 +46,11 @@ func NewService(d *db.DB, now func() time.Time) *Service {
 	if err != nil {
 		panic(err) // the embedded file is broken: TestCatalog fails first
 	}
-	return &Service{db: d, cat: cat, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }}
+	s := &Service{db: d, cat: cat, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Catalog returns the provider catalog (any signed-in user or API key).
@@ -287,7 +301,11 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, p *authz.Principal, r 
 	if err := s.st.insertVersion(ctx, tx, r.WorkspaceID, Version{AgentID: r.ID, Number: 1, Author: p.ActorID(), CreatedAt: r.CreatedAt, Changes: changes}, r.doc); err != nil {
 		return err
 	}
-	if err := audit.Record(ctx, tx, r.CreatedAt, audit.Entry{WorkspaceID: r.WorkspaceID, Action: action, ResourceType: "agent", ResourceID: r.ID, Changes: changes}); err != nil {
+	audited := changes
+	if c := r.CopiedFrom; c != nil {
+		audited = append(slices.Clone(changes), "copiedFrom.workspaceId="+c.WorkspaceID, "copiedFrom.agentId="+c.AgentID, "copiedFrom.version="+strconv.Itoa(c.Version))
+	}
+	if err := audit.Record(ctx, tx, r.CreatedAt, audit.Entry{WorkspaceID: r.WorkspaceID, Action: action, ResourceType: "agent", ResourceID: r.ID, Changes: audited}); err != nil {
 		return err
 	}
 	_, err = events.Publish(ctx, tx, events.Event{WorkspaceID: r.WorkspaceID, Type: "agent.created", Data: view(r), CreatedAt: r.CreatedAt})
@@ -449,8 +467,13 @@ func (s *Service) Effective(ctx context.Context, wsID, agentID string) (Effectiv
 	if err != nil {
 		return Effective{}, err
 	}
+	keys, err := s.st.listProviderKeys(ctx, s.db.Read, wsID)
+	if err != nil {
+		return Effective{}, err
+	}
 	settings := resolve(ws.overrides, r.doc)
-	return Effective{AgentID: r.ID, Version: r.Version, Settings: settings, Config: config(settings)}, nil
+	cfg := config(settings)
+	return Effective{AgentID: r.ID, Version: r.Version, Settings: settings, Config: cfg, Keys: keyUses(s.cat, cfg, keys)}, nil
 }
 
 // ---- Versions.
@@ -528,4 +551,216 @@ func (s *Service) RestoreVersion(ctx context.Context, wsID, agentID string, n in
 		return Agent{}, err
 	}
 	return view(out), nil
+}
+
+// ---- Promotion.
+
+// CopyAgent copies the agent to the target workspace (promotion, e.g. development to
+// production): a new agent, version 1, with the same own settings and copiedFrom naming the
+// source and its version. The caller must be able to write agents in both workspaces (owner,
+// admin; an API key belongs to one workspace, so it can copy only within it). A target the caller
+// cannot write agents in — not a member, only a member, no such workspace — is the same 422 on
+// body.targetWorkspaceId, which never says whether the workspace exists. The copy is validated
+// against the target's settings (422 naming the field). Nothing else comes along: provider keys,
+// phone numbers and credentials belong to their workspace. Errors: NotFound (the source), Forbidden,
+// Invalid.
+func (s *Service) CopyAgent(ctx context.Context, wsID, agentID, targetWS string) (Agent, error) {
+	p, err := authz.Require(ctx, wsID, authz.AgentsWrite)
+	if err != nil {
+		return Agent{}, err
+	}
+	noTarget := apierr.Validation(apierr.FieldError{Location: "body.targetWorkspaceId", Message: "you cannot write agents in that workspace", Value: targetWS})
+	if _, err := authz.Require(ctx, targetWS, authz.AgentsWrite); err != nil {
+		if errors.Is(err, apierr.NotFound) || errors.Is(err, apierr.Forbidden) {
+			return Agent{}, noTarget
+		}
+		return Agent{}, err
+	}
+	now := s.now()
+	var out agentRow
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		src, err := s.get(ctx, tx, wsID, agentID)
+		if err != nil {
+			return err
+		}
+		if _, ok, err := s.st.timezone(ctx, tx, targetWS); err != nil {
+			return err
+		} else if !ok {
+			return noTarget // only the system principal gets here
+		}
+		d, err := checkDoc(src.doc)
+		if err != nil {
+			return err
+		}
+		out = agentRow{Agent: Agent{ID: id.New(id.Agent), WorkspaceID: targetWS, Document: d, Version: 1, CreatedBy: p.ActorID(), CreatedAt: now, UpdatedAt: now,
+			CopiedFrom: &CopiedFrom{WorkspaceID: wsID, AgentID: agentID, Version: src.Version}}, doc: src.doc}
+		if err := s.insert(ctx, tx, p, out, "agent.created"); err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, now, audit.Entry{WorkspaceID: wsID, Action: "agent.copied_out", ResourceType: "agent", ResourceID: agentID,
+			Changes: []string{"copiedTo.workspaceId=" + targetWS, "copiedTo.agentId=" + out.ID, "version=" + strconv.Itoa(src.Version)}}); err != nil {
+			return err
+		}
+		_, err = events.Publish(ctx, tx, events.Event{WorkspaceID: wsID, Type: "agent.copied_out", CreatedAt: now,
+			Data: map[string]any{"agentId": agentID, "version": src.Version, "targetWorkspaceId": targetWS, "copyId": out.ID}})
+		return err
+	})
+	if err != nil {
+		return Agent{}, err
+	}
+	return view(out), nil
+}
+
+// ---- Provider keys.
+
+var errNoKeyring = errors.New("agent: no keyring to seal provider keys (NewService without WithSecrets)")
+
+func (s *Service) providerKeyView(r providerKeyRow) ProviderKey {
+	k := r.ProviderKey
+	k.Kinds = s.cat.kindsOf(k.Provider)
+	if k.Kinds == nil {
+		k.Kinds = []string{}
+	}
+	return k
+}
+
+// CreateProviderKey stores the workspace's key for a provider of the catalog, encrypted (owner,
+// admin; no API key). The answer never holds the key: only lastFour. One key per provider: a
+// second is 409 provider_key_exists. Errors: NotFound, Forbidden, Invalid, Conflict.
+func (s *Service) CreateProviderKey(ctx context.Context, wsID string, in NewProviderKey) (ProviderKey, error) {
+	p, err := authz.Require(ctx, wsID, authz.ProviderKeysManage)
+	if err != nil {
+		return ProviderKey{}, err
+	}
+	if err := checkProviderKey(s.cat, in); err != nil {
+		return ProviderKey{}, err
+	}
+	if s.secrets == nil {
+		return ProviderKey{}, errNoKeyring
+	}
+	r := providerKeyRow{ProviderKey: ProviderKey{ID: id.New(id.ProviderKey), WorkspaceID: wsID, Provider: in.Provider,
+		LastFour: secret.Last4(in.APIKey), CreatedBy: p.ActorID(), CreatedAt: s.now()}}
+	if in.BaseURL != "" {
+		r.BaseURL = &in.BaseURL
+	}
+	if r.sealed, err = s.secrets.Seal([]byte(in.APIKey), r.aad()); err != nil {
+		return ProviderKey{}, fmt.Errorf("seal provider key: %w", err)
+	}
+	view := s.providerKeyView(r)
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, ok, err := s.st.timezone(ctx, tx, wsID); err != nil {
+			return err
+		} else if !ok {
+			return apierr.NotFoundf("workspace")
+		}
+		ok, err := s.st.insertProviderKey(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apiErrProviderKeyExists(in.Provider)
+		}
+		changes := []string{"provider", "apiKey"}
+		if r.BaseURL != nil {
+			changes = append(changes, "baseUrl")
+		}
+		if err := audit.Record(ctx, tx, r.CreatedAt, audit.Entry{WorkspaceID: wsID, Action: "provider_key.created", ResourceType: "provider_key", ResourceID: r.ID, Changes: changes}); err != nil {
+			return err
+		}
+		_, err = events.Publish(ctx, tx, events.Event{WorkspaceID: wsID, Type: "provider_key.created", Data: view, CreatedAt: r.CreatedAt})
+		return err
+	})
+	if err != nil {
+		return ProviderKey{}, err
+	}
+	return view, nil
+}
+
+// ListProviderKeys returns the workspace's provider keys, newest first, never the keys
+// themselves (owner, admin; no API key). Errors: NotFound, Forbidden.
+func (s *Service) ListProviderKeys(ctx context.Context, wsID string) ([]ProviderKey, error) {
+	if _, err := authz.Require(ctx, wsID, authz.ProviderKeysManage); err != nil {
+		return nil, err
+	}
+	rows, err := s.st.listProviderKeys(ctx, s.db.Read, wsID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ProviderKey, len(rows))
+	for i, r := range rows {
+		out[i] = s.providerKeyView(r)
+	}
+	return out, nil
+}
+
+// GetProviderKey returns one of the workspace's provider keys, never the key itself (owner,
+// admin; no API key). Errors: NotFound (also another workspace's), Forbidden.
+func (s *Service) GetProviderKey(ctx context.Context, wsID, keyID string) (ProviderKey, error) {
+	if _, err := authz.Require(ctx, wsID, authz.ProviderKeysManage); err != nil {
+		return ProviderKey{}, err
+	}
+	r, err := s.st.getProviderKey(ctx, s.db.Read, wsID, keyID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ProviderKey{}, apierr.NotFoundf("provider key")
+	}
+	if err != nil {
+		return ProviderKey{}, err
+	}
+	return s.providerKeyView(r), nil
+}
+
+// DeleteProviderKey removes the workspace's provider key; calls then use the platform's key for
+// that provider (owner, admin; no API key). Errors: NotFound (also another workspace's), Forbidden.
+func (s *Service) DeleteProviderKey(ctx context.Context, wsID, keyID string) error {
+	if _, err := authz.Require(ctx, wsID, authz.ProviderKeysManage); err != nil {
+		return err
+	}
+	now := s.now()
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := s.st.getProviderKey(ctx, tx, wsID, keyID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apierr.NotFoundf("provider key")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := s.st.deleteProviderKey(ctx, tx, wsID, keyID); err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, now, audit.Entry{WorkspaceID: wsID, Action: "provider_key.deleted", ResourceType: "provider_key", ResourceID: keyID, Changes: []string{"provider", "apiKey"}}); err != nil {
+			return err
+		}
+		_, err = events.Publish(ctx, tx, events.Event{WorkspaceID: wsID, Type: "provider_key.deleted", Data: map[string]any{"id": keyID, "provider": r.Provider}, CreatedAt: now})
+		return err
+	})
+}
+
+// ProviderKey returns the workspace's key for a provider, decrypted, for a call to use; ok is
+// false when the workspace has none (use the platform's key). It is for the call runtime, which
+// acts as whoever places the call (agents.use: every role, API keys with calls:write) or as the
+// system principal: never put its answer in a response, an event or a log. Errors: NotFound,
+// Forbidden; an error wrapping secret.ErrDecrypt when the stored value does not open (another
+// master key, or a value moved from another row or workspace).
+func (s *Service) ProviderKey(ctx context.Context, wsID, provider string) (apiKey, baseURL string, ok bool, err error) {
+	if _, err := authz.Require(ctx, wsID, authz.AgentsUse); err != nil {
+		return "", "", false, err
+	}
+	r, err := s.st.providerKeyFor(ctx, s.db.Read, wsID, provider)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, err
+	}
+	if s.secrets == nil {
+		return "", "", false, errNoKeyring
+	}
+	plain, err := s.secrets.Open(r.sealed, r.aad())
+	if err != nil {
+		return "", "", false, fmt.Errorf("provider key %s of workspace %s: %w", r.ID, wsID, err)
+	}
+	if r.BaseURL != nil {
+		baseURL = *r.BaseURL
+	}
+	return string(plain), baseURL, true, nil
 }

@@ -281,3 +281,74 @@ WHERE workspace_id = $1 AND agent_id = $2 AND ($3 = 0 OR number < $3) ORDER BY n
 	}
 	return out, rows.Err()
 }
+
+// ---- Provider keys.
+
+const providerKeyCols = `id, workspace_id, provider, api_key, last_four, base_url, created_by, created_at`
+
+func scanProviderKey(sc interface{ Scan(...any) error }) (providerKeyRow, error) {
+	var r providerKeyRow
+	var base sql.NullString
+	if err := sc.Scan(&r.ID, &r.WorkspaceID, &r.Provider, &r.sealed, &r.LastFour, &base, &r.CreatedBy, (*db.Time)(&r.CreatedAt)); err != nil {
+		return providerKeyRow{}, err
+	}
+	if base.Valid {
+		r.BaseURL = &base.String
+	}
+	return r, nil
+}
+
+// insertProviderKey stores a provider key; ok is false when the workspace already has one for
+// the provider (the unique index on workspace_id, provider).
+func (store) insertProviderKey(ctx context.Context, q db.Querier, r providerKeyRow) (bool, error) {
+	var base any
+	if r.BaseURL != nil {
+		base = *r.BaseURL
+	}
+	res, err := q.ExecContext(ctx, `INSERT INTO provider_keys (`+providerKeyCols+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, provider) DO NOTHING`,
+		r.ID, r.WorkspaceID, r.Provider, r.sealed, r.LastFour, base, r.CreatedBy, db.Time(r.CreatedAt))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// listProviderKeys returns the workspace's provider keys (sealed), newest first.
+func (store) listProviderKeys(ctx context.Context, q db.Querier, wsID string) ([]providerKeyRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+providerKeyCols+` FROM provider_keys WHERE workspace_id = $1 ORDER BY id DESC`, wsID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []providerKeyRow
+	for rows.Next() {
+		r, err := scanProviderKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// getProviderKey returns the workspace's provider key by ID; sql.ErrNoRows if there is none.
+func (store) getProviderKey(ctx context.Context, q db.Querier, wsID, keyID string) (providerKeyRow, error) {
+	return scanProviderKey(q.QueryRowContext(ctx, `SELECT `+providerKeyCols+` FROM provider_keys WHERE workspace_id = $1 AND id = $2`, wsID, keyID))
+}
+
+// providerKeyFor returns the workspace's key for a provider; sql.ErrNoRows if there is none.
+func (store) providerKeyFor(ctx context.Context, q db.Querier, wsID, provider string) (providerKeyRow, error) {
+	return scanProviderKey(q.QueryRowContext(ctx, `SELECT `+providerKeyCols+` FROM provider_keys WHERE workspace_id = $1 AND provider = $2`, wsID, provider))
+}
+
+// deleteProviderKey removes the workspace's provider key; ok is false if there was none.
+func (store) deleteProviderKey(ctx context.Context, q db.Querier, wsID, keyID string) (bool, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM provider_keys WHERE workspace_id = $1 AND id = $2`, wsID, keyID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

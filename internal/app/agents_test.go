@@ -304,3 +304,93 @@ func TestAgentBadInput(t *testing.T) {
 		}
 	})
 }
+
+func TestAgentCopy(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		owner, admin, outsider := e.signup("owner"), e.signup("admin"), e.signup("outsider")
+		dev, prod := owner.workspace("Dev"), owner.workspace("Prod")
+		ows := outsider.workspace("Elsewhere")
+		e.addMember(dev, admin, "admin")
+		e.addMember(prod, admin, "member")
+		owner.must(201, "POST", "/v1/workspaces/"+dev+"/provider-keys", map[string]any{"provider": "openai", "apiKey": "sk-dev-only-00000000"})
+		src := owner.must(201, "POST", "/v1/workspaces/"+dev+"/agents", map[string]any{"name": "Front desk", "prompt": "Hello {{company}}",
+			"variables": []any{map[string]any{"name": "company", "default": "Acme"}}, "llm": map[string]any{"model": "gpt-4.1", "temperature": 0.2}})
+		sid := src["id"].(string)
+		owner.must(200, "PATCH", "/v1/workspaces/"+dev+"/agents/"+sid, map[string]any{"tts": map[string]any{"voice": "coral"}})
+		copyPath := "/v1/workspaces/" + dev + "/agents/" + sid + "/copy"
+
+		// Happy path: dev → prod.
+		r := owner.do("POST", copyPath, map[string]any{"targetWorkspaceId": prod})
+		if r.Status != 201 || r.Header.Get("ETag") != `"1"` {
+			t.Fatalf("copy: %d %s", r.Status, r.Body)
+		}
+		c := r.JSON(t)
+		cf, _ := c["copiedFrom"].(map[string]any)
+		if c["id"] == sid || c["workspaceId"] != prod || c["version"] != float64(1) || c["name"] != "Front desk" || c["prompt"] != "Hello {{company}}" ||
+			toJSON(t, c["llm"]) != `{"model":"gpt-4.1","temperature":0.2}` || c["tts"].(map[string]any)["voice"] != "coral" ||
+			cf["workspaceId"] != dev || cf["agentId"] != sid || cf["version"] != float64(2) {
+			t.Fatalf("copy %v", c)
+		}
+		cid := c["id"].(string)
+		if got := owner.must(200, "GET", "/v1/workspaces/"+prod+"/agents/"+cid, nil); toJSON(t, got["copiedFrom"]) != toJSON(t, cf) {
+			t.Fatalf("stored copy %v", got)
+		}
+		if v := owner.must(200, "GET", "/v1/workspaces/"+prod+"/agents/"+cid+"/versions", nil)["data"].([]any); len(v) != 1 {
+			t.Fatalf("versions %v", v)
+		}
+		// Provider keys stay behind: the copy uses the platform's key in prod.
+		if k := owner.must(200, "GET", "/v1/workspaces/"+prod+"/agents/"+cid+"/effective", nil)["keys"].(map[string]any)["llm"].(map[string]any); k["keySource"] != "platform" {
+			t.Fatalf("keys in prod %v", k)
+		}
+		if e.countEvents(t, prod, "agent.created") != 1 || e.countEvents(t, dev, "agent.copied_out") != 1 {
+			t.Fatal("events")
+		}
+		if log := owner.do("GET", "/v1/workspaces/"+prod+"/audit-log?action=agent.created", nil); !strings.Contains(string(log.Body), "copiedFrom.agentId="+sid) {
+			t.Fatalf("prod audit %s", log.Body)
+		}
+		if log := owner.do("GET", "/v1/workspaces/"+dev+"/audit-log?action=agent.copied_out", nil); !strings.Contains(string(log.Body), "copiedTo.agentId="+cid) {
+			t.Fatalf("dev audit %s", log.Body)
+		}
+
+		// Validated against the target's settings: the target's provider does not offer gpt-4.1.
+		claude := owner.workspace("Claude shop")
+		owner.must(200, "PATCH", "/v1/workspaces/"+claude+"/settings", map[string]any{"llm": map[string]any{"provider": "anthropic", "model": "claude-haiku-4-5"}})
+		if r := owner.do("POST", copyPath, map[string]any{"targetWorkspaceId": claude}); r.Status != 422 || !strings.Contains(string(r.Body), `"body.llm.model"`) {
+			t.Fatalf("incompatible: %d %s", r.Status, r.Body)
+		}
+		if n := len(owner.must(200, "GET", "/v1/workspaces/"+claude+"/agents", nil)["data"].([]any)); n != 0 || e.countEvents(t, dev, "agent.copied_out") != 1 {
+			t.Fatalf("half-saved: %d agents", n)
+		}
+
+		// A target the caller cannot write agents in: the same 422, whatever the reason.
+		denied := func(who *client, target string) {
+			t.Helper()
+			r := who.do("POST", copyPath, map[string]any{"targetWorkspaceId": target})
+			if r.Status != 422 || !strings.Contains(string(r.Body), `"body.targetWorkspaceId"`) || !strings.Contains(string(r.Body), "you cannot write agents in that workspace") {
+				t.Errorf("copy to %s: %d %s, want 422 on body.targetWorkspaceId", target, r.Status, r.Body)
+			}
+		}
+		denied(admin, prod)                            // only a member there
+		denied(owner, ows)                             // not a member
+		denied(owner, "ws_01jq3v5x8kf9r1t6m2c4d7e8gh") // no such workspace
+		writer := e.keyClient(owner.createKey(dev, map[string]any{"name": "w", "scopes": []string{"agents:write"}, "mode": "live"})["secret"].(string))
+		denied(writer, prod) // a key belongs to one workspace
+		// … but the admin of dev may copy within dev.
+		if r := admin.do("POST", copyPath, map[string]any{"targetWorkspaceId": dev}); r.Status != 201 {
+			t.Fatalf("copy within dev: %d %s", r.Status, r.Body)
+		}
+
+		// The source must be the path's workspace's: another workspace's agent is 404.
+		if r := outsider.do("POST", "/v1/workspaces/"+ows+"/agents/"+sid+"/copy", map[string]any{"targetWorkspaceId": ows}); r.Status != 404 {
+			t.Fatalf("cross-workspace source: %d %s", r.Status, r.Body)
+		}
+		if r := outsider.do("POST", copyPath, map[string]any{"targetWorkspaceId": ows}); r.Status != 404 {
+			t.Fatalf("outsider on dev: %d %s", r.Status, r.Body)
+		}
+		member := e.signup("member")
+		e.addMember(dev, member, "member")
+		if r := member.do("POST", copyPath, map[string]any{"targetWorkspaceId": dev}); r.Status != 403 {
+			t.Fatalf("member: %d %s", r.Status, r.Body)
+		}
+	})
+}

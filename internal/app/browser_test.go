@@ -478,3 +478,144 @@ func TestBrowserTeamInvitation(t *testing.T) {
 	}
 	screenshot(ownerCtx, "audit.png")
 }
+
+// TestBrowserAgentsInheritWorkspaceDefaults drives the agent pages: the owner creates two agents,
+// A inheriting the workspace's LLM model and B overriding it, then changes the workspace's
+// default model on the Settings page; A's effective model follows in the list and the editor,
+// B's does not.
+func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
+	_, base := newBrowserTestServer(t)
+	bctx := startChromium(t)
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+
+	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+			t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, page)
+		}
+	}
+	get := func(what string, a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	js := func(what, expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return strings.Join(strings.Fields(v), " ")
+	}
+
+	step("sign up",
+		chromedp.Navigate(base+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
+		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"),
+		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("timezone")),
+		chromedp.SendKeys(chromedp.ID("name"), "Acme Support"),
+		chromedp.SetValue(chromedp.ID("timezone"), "UTC"),
+		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("workspace-id")),
+	)
+	wsID := get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
+
+	// newAgent creates an agent from the editor; override, if not "", is the LLM model it sets.
+	newAgent := func(name, override string) string {
+		t.Helper()
+		step("open the new-agent form for "+name,
+			chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)),
+			chromedp.WaitVisible(chromedp.ID("new-agent")),
+			chromedp.Click(chromedp.ID("new-agent")),
+			chromedp.WaitVisible(chromedp.ID("agent-form")),
+			chromedp.SendKeys(chromedp.ID("name"), name),
+		)
+		if override != "" {
+			step("override the model of "+name,
+				chromedp.Click(chromedp.ID("llm-model-override")),
+				chromedp.SetValue(chromedp.ID("llm-model"), override),
+			)
+		}
+		step("create "+name,
+			chromedp.Click(chromedp.ID("save-agent")),
+			chromedp.WaitVisible(chromedp.ID("versions-link")),
+		)
+		if got := get("title", chromedp.Text(chromedp.ID("agent-title"))); got != name {
+			t.Fatalf("the editor shows %q, want %q", got, name)
+		}
+		loc := get("location", chromedp.Location())
+		m := regexp.MustCompile(`/agents/(agent_[0-9a-z]+)\?notice=agent-created$`).FindStringSubmatch(loc)
+		if m == nil {
+			t.Fatalf("after create: %s", loc)
+		}
+		return m[1]
+	}
+	a := newAgent("Agent A", "")
+	b := newAgent("Agent B", "gpt-4.1")
+
+	llm := func(id string) string {
+		t.Helper()
+		return js("LLM of "+id, `document.querySelector("#agent-`+id+` td.llm code").textContent`)
+	}
+	step("open the agents list", chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)), chromedp.WaitVisible(chromedp.ID("agents")))
+	if got, got2 := llm(a), llm(b); got != "openai / gpt-4o-mini" || got2 != "openai / gpt-4.1" {
+		t.Fatalf("before: A uses %q, B %q", got, got2)
+	}
+
+	// Change the workspace's default model on the Settings page.
+	step("change the default model",
+		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/settings"]`)),
+		chromedp.WaitVisible(chromedp.ID("settings-form")),
+		chromedp.SetValue(chromedp.ID("llm-model"), "gpt-4o"),
+		chromedp.Click(chromedp.ID("save-settings")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		chromedp.WaitVisible(chromedp.ID("llm-model-reset")),
+	)
+	if src := js("settings source", `document.getElementById("llm-model-source").textContent`); !strings.Contains(src, "Set for this workspace") {
+		t.Errorf("the setting says %q", src)
+	}
+
+	// A follows, B does not.
+	step("back to the agents list", chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)), chromedp.WaitVisible(chromedp.ID("agents")))
+	if got, got2 := llm(a), llm(b); got != "openai / gpt-4o" || got2 != "openai / gpt-4.1" {
+		t.Errorf("after: A uses %q (want gpt-4o), B %q (want gpt-4.1)", got, got2)
+	}
+	step("open B", chromedp.Click(chromedp.CSS(`#agent-`+b+` th a`)), chromedp.WaitVisible(chromedp.ID("agent-form")))
+	if v := get("B's model", chromedp.Value(chromedp.ID("llm-model"))); v != "gpt-4.1" {
+		t.Errorf("B's editor shows model %q", v)
+	}
+	if src := js("B's source", `document.getElementById("llm-model-source").textContent`); !strings.Contains(src, "Overridden") || !strings.Contains(src, "gpt-4o") {
+		t.Errorf("B's model says %q", src)
+	}
+	if png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("agent-llm"))); err != nil {
+		t.Errorf("screenshot: %v", err)
+	} else {
+		saveBrowserScreenshot(t, "agent-editor-override.png", png)
+	}
+	step("open A", chromedp.Navigate(base+"/w/"+wsID+"/agents/"+a), chromedp.WaitVisible(chromedp.ID("agent-form")))
+	if v := get("A's model", chromedp.Value(chromedp.ID("llm-model"))); v != "gpt-4o" {
+		t.Errorf("A's editor shows model %q", v)
+	}
+	if src := js("A's source", `document.getElementById("llm-model-source").textContent`); src != "Inherited from workspace: gpt-4o" {
+		t.Errorf("A's model says %q", src)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	saveBrowserScreenshot(t, "agent-editor.png", png)
+	if err := os.WriteFile("/tmp/agent-editor.png", png, 0o644); err != nil {
+		t.Errorf("save /tmp/agent-editor.png: %v", err)
+	}
+}

@@ -193,8 +193,13 @@ func (e *env) newWorld(p *people, scopes ...string) *world {
 	inv := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/invitations", map[string]any{"email": fmt.Sprintf("invitee-%s@example.com", w.ws[len(w.ws)-6:]), "role": "member"})
 	key := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/api-keys", map[string]any{"name": "fixture", "scopes": []string{"agents:read"}, "mode": "test"})
 	ag := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/agents", map[string]any{"name": "Fixture agent"})
+	ct := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/contacts", map[string]any{"phone": "+14155550101", "name": "Fixture contact"})
+	cl := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/contact-lists", map[string]any{"name": "Fixture list"})
+	p.owner.must(200, "POST", "/v1/workspaces/"+w.ws+"/contact-lists/"+cl["id"].(string)+"/members", map[string]any{"contactIds": []string{ct["id"].(string)}})
+	p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/dnc", map[string]any{"phone": "+14155550102"})
+	pk := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/provider-keys", map[string]any{"provider": "deepgram", "apiKey": "dg-fixture-0123456789"})
 	w.params = map[string]string{"workspaceId": w.ws, "userId": p.target.userID(), "invitationId": inv["id"].(string), "keyId": key["id"].(string),
-		"agentId": ag["id"].(string), "number": "1"}
+		"agentId": ag["id"].(string), "number": "1", "contactId": ct["id"].(string), "listId": cl["id"].(string), "phone": "+14155550102", "providerKeyId": pk["id"].(string)}
 	for _, s := range scopes {
 		w.keys[s] = p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/api-keys", map[string]any{"name": s, "scopes": []string{s}, "mode": "live"})["secret"].(string)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
+	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
 	"github.com/parleyhq/parley/internal/platform/audit"
@@ -204,6 +205,79 @@ func (s *Server) routes() http.Handler {
 	huma.Register(api, huma.Operation{OperationID: "restore-agent-version", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}/versions/{number}/restore", Tags: agents,
 		Summary: "Restore a version of an agent", Description: "Makes that version's settings current, as a new version. Owner and admins; agents:write. Honours If-Match.",
 		Security: anyAuth, Errors: []int{401, 403, 404, 412, 422}, Extensions: act(authz.AgentsWrite)}, gh.RestoreVersion)
+	huma.Register(api, huma.Operation{OperationID: "copy-agent", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/agents/{agentId}/copy", Tags: agents,
+		Summary: "Copy an agent to another workspace", Description: "Promotion, e.g. development to production: a new agent (version 1) in `targetWorkspaceId` with the same own settings and `copiedFrom`. " +
+			"You must be owner or admin in both workspaces; otherwise, or if there is no such workspace, 422 on body.targetWorkspaceId. The copy is checked against the target's settings (422 naming the field). " +
+			"Provider keys, phone numbers and credentials are never copied.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.AgentsWrite)}, gh.CopyAgent)
+	keys := []string{"Provider keys"}
+	huma.Register(api, huma.Operation{OperationID: "create-provider-key", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/provider-keys", Tags: keys,
+		Summary: "Add a provider key", Description: "Bring your own key for an LLM, STT or TTS provider of the catalog: calls then use it instead of the platform's. Encrypted at rest and write-only: answers show `lastFour`, never the key. " +
+			"One key per provider: 409 provider_key_exists (delete the old one to replace it). `baseUrl` (https) is required for azure-openai and openai-compatible. Owner and admins; no API key.",
+		DefaultStatus: http.StatusCreated, Security: userAuth, Errors: []int{403, 404, 409, 422}, Extensions: act(authz.ProviderKeysManage)}, gh.CreateProviderKey)
+	huma.Register(api, huma.Operation{OperationID: "list-provider-keys", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/provider-keys", Tags: keys,
+		Summary: "List provider keys", Description: "Newest first; never the keys, only `lastFour`. Owner and admins; no API key.",
+		Security: userAuth, Errors: []int{403, 404}, Extensions: act(authz.ProviderKeysManage)}, gh.ListProviderKeys)
+	huma.Register(api, huma.Operation{OperationID: "get-provider-key", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/provider-keys/{providerKeyId}", Tags: keys,
+		Summary: "Get a provider key", Description: "Never the key, only `lastFour`. Owner and admins; no API key.",
+		Security: userAuth, Errors: []int{403, 404}, Extensions: act(authz.ProviderKeysManage)}, gh.GetProviderKey)
+	huma.Register(api, huma.Operation{OperationID: "delete-provider-key", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/provider-keys/{providerKeyId}", Tags: keys,
+		Summary: "Delete a provider key", Description: "Calls use the platform's key for that provider from then on. Owner and admins; no API key.",
+		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 404}, Extensions: act(authz.ProviderKeysManage)}, gh.DeleteProviderKey)
+
+	// Contacts.
+	ch := &contact.HTTP{Svc: s.Contacts, OnStreamError: func(ctx context.Context, err error) {
+		s.Logger.ErrorContext(ctx, "contact export cut short", "err", err)
+	}}
+	contacts := []string{"Contacts"}
+	huma.Register(api, huma.Operation{OperationID: "create-contact", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/contacts", Tags: contacts,
+		Summary: "Create a contact", Description: "`phone` is normalised to E.164 (a national number is read in the workspace's `defaultRegion`); an impossible or invalid number is 422 with the reason. " +
+			"409 contact_exists when the workspace has a contact with that number. `timezone`, when absent, is derived from the number when it has exactly one. Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.ContactsWrite)}, ch.Create)
+	huma.Register(api, huma.Operation{OperationID: "list-contacts", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contacts", Tags: contacts,
+		Summary: "List and search contacts", Description: "Newest first, cursor-paginated; filters combine (phone prefix, name substring, tags, attribute equality, list, doNotCall). " +
+			"Every role (numbers masked for members when the workspace masks them); contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsRead)}, ch.List)
+	huma.Register(api, huma.Operation{OperationID: "export-contacts", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contacts/export.csv", Tags: contacts,
+		Summary: "Export contacts as CSV", Description: "The same filters as the list; streamed, newest first. Every role (numbers masked for members when the workspace masks them); contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Responses: contact.ExportResponses, Extensions: act(authz.ContactsRead)}, ch.Export)
+	huma.Register(api, huma.Operation{OperationID: "get-contact", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contacts/{contactId}", Tags: contacts,
+		Summary: "Get a contact", Description: "Every role (number masked for members when the workspace masks numbers); contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.ContactsRead)}, ch.Get)
+	huma.Register(api, huma.Operation{OperationID: "update-contact", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}/contacts/{contactId}", Tags: contacts,
+		Summary: "Change a contact", Description: "Absent fields stay; `attributes` are merged (null removes one); `tags` replace. Owner and admins; contacts:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.ContactsWrite)}, ch.Update)
+	huma.Register(api, huma.Operation{OperationID: "delete-contact", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/contacts/{contactId}", Tags: contacts,
+		Summary: "Delete a contact", Description: "With its attributes, tags and list memberships; its number stays on the do-not-call list if it is there. Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.ContactsWrite)}, ch.Delete)
+	huma.Register(api, huma.Operation{OperationID: "create-contact-list", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/contact-lists", Tags: contacts,
+		Summary: "Create a contact list", Description: "A named static list; names are unique in the workspace (409 list_exists). Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.ContactsWrite)}, ch.CreateList)
+	huma.Register(api, huma.Operation{OperationID: "list-contact-lists", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contact-lists", Tags: contacts,
+		Summary: "List contact lists", Description: "Newest first, each with its size. Members: GET …/contacts?listId=. Every role; contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsRead)}, ch.ListLists)
+	huma.Register(api, huma.Operation{OperationID: "get-contact-list", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contact-lists/{listId}", Tags: contacts,
+		Summary: "Get a contact list", Description: "Every role; contacts:read.", Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.ContactsRead)}, ch.GetList)
+	huma.Register(api, huma.Operation{OperationID: "rename-contact-list", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}/contact-lists/{listId}", Tags: contacts,
+		Summary: "Rename a contact list", Description: "Owner and admins; contacts:write.", Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.ContactsWrite)}, ch.RenameList)
+	huma.Register(api, huma.Operation{OperationID: "delete-contact-list", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/contact-lists/{listId}", Tags: contacts,
+		Summary: "Delete a contact list", Description: "Its contacts stay. Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.ContactsWrite)}, ch.DeleteList)
+	huma.Register(api, huma.Operation{OperationID: "add-contact-list-members", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/contact-lists/{listId}/members", Tags: contacts,
+		Summary: "Add contacts to a list", Description: "Up to 1,000 contact IDs; those already in the list are left alone. An ID that is not a contact of the workspace is 422 and nothing is added. Owner and admins; contacts:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsWrite)}, ch.AddMembers)
+	huma.Register(api, huma.Operation{OperationID: "remove-contact-list-member", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/contact-lists/{listId}/members/{contactId}", Tags: contacts,
+		Summary: "Take a contact out of a list", Description: "Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.ContactsWrite)}, ch.RemoveMember)
+	huma.Register(api, huma.Operation{OperationID: "add-dnc-number", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/dnc", Tags: contacts,
+		Summary: "Put a number on the do-not-call list", Description: "Nothing in Parley dials it afterwards (409 do_not_call). 201 when added, 200 when it was already there. Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsWrite)}, ch.AddDNC)
+	huma.Register(api, huma.Operation{OperationID: "list-dnc-numbers", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/dnc", Tags: contacts,
+		Summary: "List the do-not-call list", Description: "Newest first. Every role (numbers masked for members when the workspace masks them); contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsRead)}, ch.ListDNC)
+	huma.Register(api, huma.Operation{OperationID: "remove-dnc-number", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/dnc/{phone}", Tags: contacts,
+		Summary: "Take a number off the do-not-call list", Description: "404 when it is not on it. Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsWrite)}, ch.RemoveDNC)
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

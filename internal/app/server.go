@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
+	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/jobs"
@@ -30,6 +31,7 @@ type Server struct {
 	Workspaces *workspace.Service
 	APIKeys    *apikey.Service
 	Agents     *agent.Service
+	Contacts   *contact.Service
 	Mail       *mail.Deliverer
 	Secrets    *secret.Keyring
 	Handler    http.Handler
@@ -95,10 +97,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger, ov Override
 	s := &Server{
 		Config: cfg, Logger: logger, DB: d, Secrets: keys, Identity: ids, Workspaces: ws, now: now,
 		APIKeys: apikey.NewService(d, now),
-		Agents:  agent.NewService(d, now),
+		Agents:  agent.NewService(d, now, agent.WithSecrets(keys)),
 		Mail:    &mail.Deliverer{DB: d, Logger: logger, SMTPURL: cfg.SMTPURL, Now: now},
 		metrics: prometheus.NewRegistry(),
 	}
+	s.Contacts = contact.NewService(d, now)
 	s.Handler = s.routes()
 	return s, nil
 }

@@ -156,3 +156,117 @@ func TestCatalog(t *testing.T) {
 		}
 	})
 }
+
+func TestProviderKeys(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		owner, member, outsider := e.signup("owner"), e.signup("member"), e.signup("outsider")
+		ws := owner.workspace("Acme")
+		e.addMember(ws, member, "member")
+		ows := outsider.workspace("Other")
+		base := "/v1/workspaces/" + ws + "/provider-keys"
+		const secretKey = "sk-proj-very-secret-value-wxyz"
+
+		k := owner.must(201, "POST", base, map[string]any{"provider": "openai", "apiKey": secretKey})
+		kid := k["id"].(string)
+		if !strings.HasPrefix(kid, "pkey_") || k["lastFour"] != "…wxyz" || k["provider"] != "openai" || k["createdBy"] == "" || k["createdAt"] == nil {
+			t.Fatalf("created %v", k)
+		}
+		if _, ok := k["apiKey"]; ok {
+			t.Fatalf("the key came back: %v", k)
+		}
+		compat := owner.must(201, "POST", base, map[string]any{"provider": "openai-compatible", "apiKey": "local-key-000000000", "baseUrl": "https://llm.example.com/v1"})
+		if compat["baseUrl"] != "https://llm.example.com/v1" || toJSON(t, compat["kinds"]) != `["llm"]` {
+			t.Fatalf("compat %v", compat)
+		}
+		for _, path := range []string{base, base + "/" + kid} {
+			r := owner.do("GET", path, nil)
+			if r.Status != 200 || strings.Contains(string(r.Body), secretKey) || !strings.Contains(string(r.Body), "…wxyz") {
+				t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+		}
+		if l := owner.must(200, "GET", base, nil)["data"].([]any); len(l) != 2 {
+			t.Fatalf("list %v", l)
+		}
+
+		// One key per provider; bad input names the field.
+		if r := owner.do("POST", base, map[string]any{"provider": "openai", "apiKey": "sk-second-000000000"}); r.Status != 409 || r.Code(t) != "provider_key_exists" {
+			t.Fatalf("second key: %d %s", r.Status, r.Body)
+		}
+		for _, c := range []struct {
+			body  map[string]any
+			field string
+		}{
+			{map[string]any{"provider": "nope", "apiKey": "x"}, "body.provider"},
+			{map[string]any{"provider": "azure-openai", "apiKey": "x"}, "body.baseUrl"},
+			{map[string]any{"provider": "groq", "apiKey": "x", "baseUrl": "http://llm.example.com"}, "body.baseUrl"},
+			{map[string]any{"provider": "groq", "apiKey": " "}, "body.apiKey"},
+			{map[string]any{"provider": "groq", "apiKey": "x", "extra": 1}, ""},
+		} {
+			r := owner.do("POST", base, c.body)
+			if r.Status != 422 || (c.field != "" && !strings.Contains(string(r.Body), `"`+c.field+`"`)) {
+				t.Errorf("%v: %d %s, want 422 on %s", c.body, r.Status, r.Body, c.field)
+			}
+		}
+
+		// Members and API keys may not; another workspace's user gets 404.
+		for _, c := range []struct {
+			method, path string
+			body         any
+		}{{"GET", base, nil}, {"GET", base + "/" + kid, nil}, {"POST", base, map[string]any{"provider": "groq", "apiKey": "gsk-000000000000"}}, {"DELETE", base + "/" + kid, nil}} {
+			if r := member.do(c.method, c.path, c.body); r.Status != 403 || r.Code(t) != "insufficient_role" {
+				t.Errorf("member %s %s: %d %s", c.method, c.path, r.Status, r.Body)
+			}
+		}
+		writer := e.keyClient(owner.createKey(ws, map[string]any{"name": "w", "scopes": []string{"agents:read", "agents:write", "calls:write"}, "mode": "live"})["secret"].(string))
+		for _, c := range []struct{ method, path string }{{"GET", base}, {"POST", base}, {"DELETE", base + "/" + kid}} {
+			if r := writer.do(c.method, c.path, map[string]any{"provider": "groq", "apiKey": "gsk-000000000000"}); r.Status != 403 || r.Code(t) != "insufficient_scope" {
+				t.Errorf("key %s %s: %d %s", c.method, c.path, r.Status, r.Body)
+			}
+		}
+		for _, c := range []struct{ method, path string }{{"GET", base}, {"GET", base + "/" + kid}, {"DELETE", base + "/" + kid},
+			{"GET", "/v1/workspaces/" + ows + "/provider-keys/" + kid}, {"DELETE", "/v1/workspaces/" + ows + "/provider-keys/" + kid}} {
+			if r := outsider.do(c.method, c.path, nil); r.Status != 404 || r.Code(t) != "not_found" {
+				t.Errorf("outsider %s %s: %d %s", c.method, c.path, r.Status, r.Body)
+			}
+		}
+
+		// The effective configuration says whose key a call uses.
+		ag := owner.must(201, "POST", "/v1/workspaces/"+ws+"/agents", map[string]any{"name": "A"})
+		eff := owner.must(200, "GET", "/v1/workspaces/"+ws+"/agents/"+ag["id"].(string)+"/effective", nil)["keys"].(map[string]any)
+		llm, stt := eff["llm"].(map[string]any), eff["stt"].(map[string]any)
+		if llm["keySource"] != "workspace" || llm["providerKeyId"] != kid || llm["lastFour"] != "…wxyz" || stt["keySource"] != "platform" || stt["provider"] != "deepgram" {
+			t.Fatalf("keys %v", eff)
+		}
+		owner.must(200, "PATCH", "/v1/workspaces/"+ws+"/agents/"+ag["id"].(string), map[string]any{"llm": map[string]any{"provider": "openai-compatible", "model": "llama3"}})
+		if eff := owner.must(200, "GET", "/v1/workspaces/"+ws+"/agents/"+ag["id"].(string)+"/effective", nil)["keys"].(map[string]any); eff["llm"].(map[string]any)["providerKeyId"] != compat["id"] {
+			t.Fatalf("compat keys %v", eff)
+		}
+
+		// Delete: calls fall back to the platform's key.
+		owner.must(204, "DELETE", base+"/"+kid, nil)
+		if r := owner.do("DELETE", base+"/"+kid, nil); r.Status != 404 {
+			t.Fatalf("second delete: %d", r.Status)
+		}
+		owner.must(200, "PATCH", "/v1/workspaces/"+ws+"/agents/"+ag["id"].(string), map[string]any{"llm": nil})
+		if eff := owner.must(200, "GET", "/v1/workspaces/"+ws+"/agents/"+ag["id"].(string)+"/effective", nil)["keys"].(map[string]any); eff["llm"].(map[string]any)["keySource"] != "platform" {
+			t.Fatalf("after delete %v", eff)
+		}
+
+		// Audited and published, never with the key.
+		log := owner.do("GET", "/v1/workspaces/"+ws+"/audit-log", nil)
+		if !strings.Contains(string(log.Body), `"provider_key.created"`) || !strings.Contains(string(log.Body), `"provider_key.deleted"`) || strings.Contains(string(log.Body), secretKey) {
+			t.Fatalf("audit %s", log.Body)
+		}
+		if e.countEvents(t, ws, "provider_key.created") != 2 || e.countEvents(t, ws, "provider_key.deleted") != 1 {
+			t.Fatal("events")
+		}
+		var n int
+		if err := e.srv.DB.Read.QueryRow(`SELECT COUNT(*) FROM events WHERE payload LIKE $1`, "%"+secretKey+"%").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("secret in %d events (%v)", n, err)
+		}
+		var stored string
+		if err := e.srv.DB.Read.QueryRow(`SELECT api_key FROM provider_keys WHERE workspace_id = $1 AND provider = 'openai-compatible'`, ws).Scan(&stored); err != nil || strings.Contains(stored, "local-key") {
+			t.Fatalf("stored %q %v", stored, err)
+		}
+	})
+}

@@ -21,6 +21,7 @@ var auditActions = []string{
 	"invitation.created", "invitation.resent", "invitation.revoked", "invitation.accepted", "invitation.declined",
 	"member.role_changed", "member.removed", "member.left",
 	"api_key.created", "api_key.revoked",
+	"workspace.settings_updated", "agent.created", "agent.updated", "agent.restored", "agent.deleted",
 }
 
 // auditPage is what the audit template gets.

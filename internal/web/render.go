@@ -26,7 +26,7 @@ var templateFS embed.FS
 // pages holds one template set per page: the layout (layout.html) plus the page's file, which
 // defines "title" and "content".
 var pages = parsePages("login", "signup", "workspaces", "overview", "error", "forgot", "reset",
-	"team", "transfer", "apikeys", "apikey-created", "audit", "invitation")
+	"team", "transfer", "apikeys", "apikey-created", "audit", "invitation", "agents", "agent", "agent-versions", "settings")
 
 var funcs = template.FuncMap{
 	"asset": assetURL,
@@ -53,7 +53,7 @@ var funcs = template.FuncMap{
 }
 
 func parsePages(names ...string) map[string]*template.Template {
-	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fields.html"))
 	m := map[string]*template.Template{}
 	for _, n := range names {
 		m[n] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+n+".html"))
@@ -88,16 +88,24 @@ type view struct {
 // notices are the confirmations a redirect after a successful form can ask for with
 // ?notice=<code>. Only these fixed texts are shown, so a crafted link cannot put words on a page.
 var notices = map[string]string{
-	"invited":            "Invitation sent.",
-	"resent":             "Invitation sent again with a new link; the previous link no longer works.",
-	"invitation-revoked": "Invitation revoked; its link no longer works.",
-	"role-changed":       "Role changed.",
-	"removed":            "Member removed. They lost access to this workspace at once.",
-	"transferred":        "Ownership transferred. You are now an admin of this workspace.",
-	"left":               "You left the workspace.",
-	"joined":             "Welcome! You have joined this workspace.",
-	"declined":           "Invitation declined.",
-	"key-revoked":        "API key revoked. It stops working at once.",
+	"invited":              "Invitation sent.",
+	"resent":               "Invitation sent again with a new link; the previous link no longer works.",
+	"invitation-revoked":   "Invitation revoked; its link no longer works.",
+	"role-changed":         "Role changed.",
+	"removed":              "Member removed. They lost access to this workspace at once.",
+	"transferred":          "Ownership transferred. You are now an admin of this workspace.",
+	"left":                 "You left the workspace.",
+	"joined":               "Welcome! You have joined this workspace.",
+	"declined":             "Invitation declined.",
+	"key-revoked":          "API key revoked. It stops working at once.",
+	"agent-created":        "Agent created.",
+	"agent-saved":          "Agent saved as a new version.",
+	"agent-unchanged":      "Nothing changed, so no new version was made.",
+	"agent-deleted":        "Agent deleted, with its versions.",
+	"agent-restored":       "Version restored, as a new version.",
+	"settings-saved":       "Settings saved. Agents that inherit them use the new values at once.",
+	"provider-key-added":   "Provider key added. Calls to that provider use it from now on.",
+	"provider-key-deleted": "Provider key deleted. Calls to that provider use the platform's key again.",
 }
 
 // navLink is one entry of the workspace navigation.
@@ -115,9 +123,11 @@ var workspaceSections = []struct {
 	action             authz.Action
 }{
 	{"overview", "Overview", "", authz.WorkspaceView},
+	{"agents", "Agents", "/agents", authz.AgentsRead},
 	{"team", "Team", "/team", authz.MembersView},
 	{"api-keys", "API keys", "/api-keys", authz.APIKeysManage},
 	{"audit", "Audit log", "/audit", authz.AuditRead},
+	{"settings", "Settings", "/settings", authz.SettingsRead},
 }
 
 // inWorkspace sets the current workspace and its navigation, with active marking the section.

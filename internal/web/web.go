@@ -2,7 +2,8 @@
 //
 // Pages are html/template files and the CSS and script are static files, all embedded in the
 // binary; there is no JavaScript build step and every page works without script (the script only
-// adds the Copy buttons, a confirmation before destructive buttons and a time-zone guess).
+// adds the Copy buttons, a confirmation before destructive buttons, a time-zone guess and the
+// ticking of an agent setting's Override box when its value is changed).
 //
 // A page shows only the controls the viewer's role may use (the permission matrix in authz
 // decides, through can); the services check every action again. The app's middleware has already authenticated the
@@ -20,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/audit"
@@ -31,6 +33,7 @@ type Deps struct {
 	Identity   *identity.Service
 	Workspaces *workspace.Service
 	APIKeys    *apikey.Service
+	Agents     *agent.Service
 	Audit      *audit.Reader
 	// Cookie says how the session cookie is named and set (Secure on https).
 	Cookie identity.Cookie
@@ -77,6 +80,18 @@ func New(d Deps) *Handler {
 //	POST /w/{workspaceId}/api-keys                      create → the secret, shown this once
 //	POST /w/{workspaceId}/api-keys/{keyId}/revoke       revoke a key
 //	GET  /w/{workspaceId}/audit?action=&cursor=         the audit log (owner, admin)
+//	GET  /w/{workspaceId}/agents?cursor=                agents with their effective LLM and voice
+//	GET  /w/{workspaceId}/agents/new                    the new-agent form (owner, admin)
+//	POST /w/{workspaceId}/agents                        create an agent → its editor
+//	GET  /w/{workspaceId}/agents/{agentId}              the editor (read-only for members)
+//	POST /w/{workspaceId}/agents/{agentId}              save: a merge patch of what changed (If-Match: version)
+//	POST /w/{workspaceId}/agents/{agentId}/delete       delete the agent and its versions
+//	GET  /w/{workspaceId}/agents/{agentId}/versions     version history
+//	POST /w/{workspaceId}/agents/{agentId}/versions/{number}/restore   restore a version
+//	GET  /w/{workspaceId}/settings                      workspace settings (read-only for members)
+//	POST /w/{workspaceId}/settings                      save what changed (owner, admin)
+//	POST /w/{workspaceId}/settings/provider-keys        add a provider key (owner, admin; write-only)
+//	POST /w/{workspaceId}/settings/provider-keys/{keyId}/delete   delete a provider key
 //	GET  /invitations/{token}                           an invitation: accept, decline or sign up
 //	POST /invitations/{token}/accept, …/decline, …/signup
 //
@@ -114,6 +129,19 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /w/{workspaceId}/api-keys/{keyId}/revoke", page(h.revokeAPIKey))
 
 	mux.Handle("GET /w/{workspaceId}/audit", page(h.auditLog))
+
+	mux.Handle("GET /w/{workspaceId}/agents", page(h.agents))
+	mux.Handle("GET /w/{workspaceId}/agents/new", page(h.newAgent))
+	mux.Handle("POST /w/{workspaceId}/agents", page(h.saveAgent))
+	mux.Handle("GET /w/{workspaceId}/agents/{agentId}", page(h.editAgent))
+	mux.Handle("POST /w/{workspaceId}/agents/{agentId}", page(h.saveAgent))
+	mux.Handle("POST /w/{workspaceId}/agents/{agentId}/delete", page(h.deleteAgent))
+	mux.Handle("GET /w/{workspaceId}/agents/{agentId}/versions", page(h.agentVersions))
+	mux.Handle("POST /w/{workspaceId}/agents/{agentId}/versions/{number}/restore", page(h.restoreVersion))
+	mux.Handle("GET /w/{workspaceId}/settings", page(h.settings))
+	mux.Handle("POST /w/{workspaceId}/settings", page(h.saveSettings))
+	mux.Handle("POST /w/{workspaceId}/settings/provider-keys", page(h.addProviderKey))
+	mux.Handle("POST /w/{workspaceId}/settings/provider-keys/{keyId}/delete", page(h.deleteProviderKey))
 
 	mux.Handle("GET /invitations/{token}", page(noReferrer(h.invitation)))
 	mux.Handle("POST /invitations/{token}/accept", page(noReferrer(h.acceptInvitation)))

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
@@ -23,6 +24,7 @@ import (
 	"github.com/parleyhq/parley/internal/platform/authz"
 	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/db/dbtest"
+	"github.com/parleyhq/parley/internal/platform/secret"
 	"github.com/parleyhq/parley/internal/workspace"
 )
 
@@ -35,6 +37,7 @@ type testEnv struct {
 	ids   *identity.Service
 	ws    *workspace.Service
 	keys  *apikey.Service
+	ags   *agent.Service
 	clock *testClock // the workspace service's clock (invitation expiry)
 }
 
@@ -73,9 +76,14 @@ func newEnvWith(t *testing.T, cfg envConfig) *testEnv {
 	ids := identity.NewService(d, logger, identity.Options{Hash: identity.HashParams{Memory: 64, Time: 1, Threads: 1}, Roles: ws.RoleOf,
 		BaseURL: "http://parley.test", Invitations: ws, Signup: cfg.signup})
 	keys := apikey.NewService(d, time.Now)
+	sealer, err := secret.FromKeys([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ags := agent.NewService(d, time.Now, agent.WithSecrets(sealer))
 	cookie := identity.Cookie{}
 	mux := http.NewServeMux()
-	New(Deps{Identity: ids, Workspaces: ws, APIKeys: keys, Audit: &audit.Reader{DB: d}, Cookie: cookie, Logger: logger}).Register(mux)
+	New(Deps{Identity: ids, Workspaces: ws, APIKeys: keys, Agents: ags, Audit: &audit.Reader{DB: d}, Cookie: cookie, Logger: logger}).Register(mux)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := apierr.WithRequest(r.Context(), "req_test", logger)
 		host, _, _ := strings.Cut(r.RemoteAddr, ":")
@@ -89,7 +97,7 @@ func newEnvWith(t *testing.T, cfg envConfig) *testEnv {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testEnv{srv: srv, db: d, ids: ids, ws: ws, keys: keys, clock: clock}
+	return &testEnv{srv: srv, db: d, ids: ids, ws: ws, keys: keys, ags: ags, clock: clock}
 }
 
 // browser is a client with a cookie jar that does not follow redirects, so tests see them.

@@ -15,21 +15,24 @@ var expected = map[authz.Action]struct {
 	oam   string
 	scope string
 }{
-	authz.WorkspaceView:     {"OAM", "*"},
-	authz.WorkspaceUpdate:   {"OA-", ""},
-	authz.WorkspaceDelete:   {"O--", ""},
-	authz.OwnershipTransfer: {"O--", ""},
-	authz.MembersView:       {"OAM", ""},
-	authz.MembersManage:     {"OA-", ""},
-	authz.APIKeysManage:     {"OA-", ""},
-	authz.AuditRead:         {"OA-", ""},
-	authz.BillingView:       {"OAM", "usage:read"},
-	authz.BillingManage:     {"O--", ""},
-	authz.SettingsRead:      {"OAM", "agents:read"},
-	authz.SettingsWrite:     {"OA-", ""},
-	authz.AgentsRead:        {"OAM", "agents:read"},
-	authz.AgentsUse:         {"OAM", "calls:write"},
-	authz.AgentsWrite:       {"OA-", "agents:write"},
+	authz.WorkspaceView:      {"OAM", "*"},
+	authz.WorkspaceUpdate:    {"OA-", ""},
+	authz.WorkspaceDelete:    {"O--", ""},
+	authz.OwnershipTransfer:  {"O--", ""},
+	authz.MembersView:        {"OAM", ""},
+	authz.MembersManage:      {"OA-", ""},
+	authz.APIKeysManage:      {"OA-", ""},
+	authz.AuditRead:          {"OA-", ""},
+	authz.BillingView:        {"OAM", "usage:read"},
+	authz.BillingManage:      {"O--", ""},
+	authz.SettingsRead:       {"OAM", "agents:read"},
+	authz.SettingsWrite:      {"OA-", ""},
+	authz.AgentsRead:         {"OAM", "agents:read"},
+	authz.AgentsUse:          {"OAM", "calls:write"},
+	authz.AgentsWrite:        {"OA-", "agents:write"},
+	authz.ProviderKeysManage: {"OA-", ""},
+	authz.ContactsRead:       {"OAM", "contacts:read"},
+	authz.ContactsWrite:      {"OA-", "contacts:write"},
 }
 
 func lookupFixed(roles map[string]authz.Role) authz.RoleLookup {
@@ -65,7 +68,7 @@ func TestMatrixEveryRoleEveryAction(t *testing.T) {
 
 func TestAPIKeysAreConfinedToWorkspaceAndScopes(t *testing.T) {
 	for action, want := range expected {
-		all := authz.NewAPIKey("key_1", "ws_1", "user_1", []string{"agents:read", "agents:write", "calls:write", "usage:read"})
+		all := authz.NewAPIKey("key_1", "ws_1", "user_1", []string{"agents:read", "agents:write", "calls:write", "contacts:read", "contacts:write", "usage:read"})
 		ctx := authz.WithPrincipal(context.Background(), all)
 		_, err := authz.Require(ctx, "ws_1", action)
 		if want.scope == "" && !errors.Is(err, apierr.Forbidden) {

@@ -6,21 +6,24 @@ type Action string
 // The actions. A capability that adds an action adds a row to Matrix, a case to the matrix test
 // and a line to docs/team-and-access.md.
 const (
-	WorkspaceView     Action = "workspace.view"
-	WorkspaceUpdate   Action = "workspace.update"
-	WorkspaceDelete   Action = "workspace.delete"
-	OwnershipTransfer Action = "workspace.transfer_ownership"
-	MembersView       Action = "members.view"
-	MembersManage     Action = "members.manage"
-	APIKeysManage     Action = "api_keys.manage"
-	AuditRead         Action = "audit.read"
-	BillingView       Action = "billing.view"
-	BillingManage     Action = "billing.manage"
-	SettingsRead      Action = "settings.read"
-	SettingsWrite     Action = "settings.write"
-	AgentsRead        Action = "agents.read"
-	AgentsUse         Action = "agents.use"
-	AgentsWrite       Action = "agents.write"
+	WorkspaceView      Action = "workspace.view"
+	WorkspaceUpdate    Action = "workspace.update"
+	WorkspaceDelete    Action = "workspace.delete"
+	OwnershipTransfer  Action = "workspace.transfer_ownership"
+	MembersView        Action = "members.view"
+	MembersManage      Action = "members.manage"
+	APIKeysManage      Action = "api_keys.manage"
+	AuditRead          Action = "audit.read"
+	BillingView        Action = "billing.view"
+	BillingManage      Action = "billing.manage"
+	SettingsRead       Action = "settings.read"
+	SettingsWrite      Action = "settings.write"
+	AgentsRead         Action = "agents.read"
+	AgentsUse          Action = "agents.use"
+	AgentsWrite        Action = "agents.write"
+	ProviderKeysManage Action = "provider_keys.manage"
+	ContactsRead       Action = "contacts.read"
+	ContactsWrite      Action = "contacts.write"
 )
 
 // Rule is one row of the permission matrix.
@@ -50,19 +53,22 @@ const AnyScope = "*"
 
 // Matrix is the permission matrix: the one place that says who may do what.
 var Matrix = map[Action]Rule{
-	WorkspaceView:     {true, true, true, AnyScope, "view the workspace"},
-	WorkspaceUpdate:   {true, true, false, "", "edit the workspace"},
-	WorkspaceDelete:   {true, false, false, "", "delete the workspace"},
-	OwnershipTransfer: {true, false, false, "", "transfer ownership"},
-	MembersView:       {true, true, true, "", "view the team"},
-	MembersManage:     {true, true, false, "", "manage the team"},
-	APIKeysManage:     {true, true, false, "", "manage API keys"},
-	AuditRead:         {true, true, false, "", "read the audit log"},
-	BillingView:       {true, true, true, "usage:read", "view usage and credits"},
-	BillingManage:     {true, false, false, "", "manage billing"},
-	SettingsRead:      {true, true, true, "agents:read", "read workspace settings"},
-	SettingsWrite:     {true, true, false, "", "edit workspace settings"},
-	AgentsRead:        {true, true, true, "agents:read", "view agents"},
-	AgentsUse:         {true, true, true, "calls:write", "use agents"},
-	AgentsWrite:       {true, true, false, "agents:write", "create, edit or delete agents"},
+	WorkspaceView:      {true, true, true, AnyScope, "view the workspace"},
+	WorkspaceUpdate:    {true, true, false, "", "edit the workspace"},
+	WorkspaceDelete:    {true, false, false, "", "delete the workspace"},
+	OwnershipTransfer:  {true, false, false, "", "transfer ownership"},
+	MembersView:        {true, true, true, "", "view the team"},
+	MembersManage:      {true, true, false, "", "manage the team"},
+	APIKeysManage:      {true, true, false, "", "manage API keys"},
+	AuditRead:          {true, true, false, "", "read the audit log"},
+	BillingView:        {true, true, true, "usage:read", "view usage and credits"},
+	BillingManage:      {true, false, false, "", "manage billing"},
+	SettingsRead:       {true, true, true, "agents:read", "read workspace settings"},
+	SettingsWrite:      {true, true, false, "", "edit workspace settings"},
+	AgentsRead:         {true, true, true, "agents:read", "view agents"},
+	AgentsUse:          {true, true, true, "calls:write", "use agents"},
+	AgentsWrite:        {true, true, false, "agents:write", "create, edit or delete agents"},
+	ProviderKeysManage: {true, true, false, "", "manage provider keys"},
+	ContactsRead:       {true, true, true, "contacts:read", "view contacts, lists and the do-not-call list"},
+	ContactsWrite:      {true, true, false, "contacts:write", "create, edit or delete contacts, lists and do-not-call entries"},
 }

@@ -11,15 +11,19 @@ import (
 
 // Prefixes of the resources the platform names. Each capability uses its own.
 const (
-	Workspace = "ws"
-	User      = "user"
-	Session   = "sess"
-	Audit     = "audit"
-	Event     = "evt"
-	Mail      = "mail"
-	Request   = "req"
-	APIKey    = "key"
-	Agent     = "agent"
+	Workspace   = "ws"
+	User        = "user"
+	Session     = "sess"
+	Audit       = "audit"
+	Event       = "evt"
+	Mail        = "mail"
+	Request     = "req"
+	APIKey      = "key"
+	Agent       = "agent"
+	ProviderKey = "pkey"
+	Contact     = "contact"
+	ContactList = "list"
+	DNC         = "dnc"
 )
 
 // New returns a new ID with the prefix.

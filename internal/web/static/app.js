@@ -1,5 +1,6 @@
 // Parley dashboard enhancements. Every page works without this file; it only adds the Copy
-// buttons, asks before destructive buttons (data-confirm), moves focus to a form's error summary
+// buttons, asks before destructive buttons (data-confirm), ticks Override when an inherited setting
+// is changed, moves focus to a form's error summary
 // and suggests the browser's time zone in the create-workspace form.
 (function () {
   "use strict";
@@ -61,6 +62,15 @@
         e.preventDefault();
       }
     });
+  });
+
+  // Changing an inherited setting ticks its Override box, so the form says what will be saved.
+  document.querySelectorAll("[data-override]").forEach(function (input) {
+    var box = document.getElementById(input.getAttribute("data-override"));
+    if (!box) {
+      return;
+    }
+    input.addEventListener("change", function () { box.checked = true; });
   });
 
   // After a failed submit, take keyboard and screen-reader users to the list of problems.
