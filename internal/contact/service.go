@@ -136,7 +136,7 @@ func (s *Service) Create(ctx context.Context, wsID string, in CreateInput) (Cont
 			return err
 		}
 		if !ok {
-			return apierr.New(apierr.Conflict, "contact_exists", "the workspace already has a contact with this phone number")
+			return errContactExists
 		}
 		if in.DoNotCall {
 			if err := s.addDNC(ctx, tx, p, wsID, phone, "contact", now); err != nil {
@@ -345,7 +345,7 @@ func (s *Service) Update(ctx context.Context, wsID, contactID string, in Patch) 
 				return err
 			}
 			if other != "" {
-				return apierr.New(apierr.Conflict, "contact_exists", "the workspace already has a contact with this phone number")
+				return errContactExists
 			}
 			c.Phone = phone
 			changes = append(changes, "phone")
@@ -397,6 +397,10 @@ func (s *Service) Update(ctx context.Context, wsID, contactID string, in Patch) 
 		if len(changes) > 0 {
 			c.UpdatedAt = now
 			if _, err := s.st.update(ctx, tx, c); err != nil {
+				if db.IsUniqueViolation(err, phoneKey) {
+					// Another transaction took the number after our check (PostgreSQL).
+					return errContactExists
+				}
 				return err
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/agent"
+	"github.com/parleyhq/parley/internal/platform/apierr"
 	"github.com/parleyhq/parley/internal/platform/db"
 )
 
@@ -442,3 +443,9 @@ func (store) prefs(ctx context.Context, q db.Querier, wsID string) (workspacePre
 	}
 	return p, nil
 }
+
+// phoneKey is the unique index on (workspace_id, phone).
+const phoneKey = "contacts_workspace_phone_key"
+
+// errContactExists answers a second contact with a number the workspace already has.
+var errContactExists = apierr.New(apierr.Conflict, "contact_exists", "the workspace already has a contact with this phone number")

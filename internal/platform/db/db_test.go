@@ -97,3 +97,23 @@ func TestReadPool(t *testing.T) {
 		}
 	})
 }
+
+func TestIsUniqueViolation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		if d.Dialect != db.Postgres {
+			t.Skip("SQLite write transactions cannot race; the helper matters on PostgreSQL")
+		}
+		ctx := context.Background()
+		insert := `INSERT INTO workspaces (id, name, slug, timezone, created_at, updated_at) VALUES ($1, $1, 'same', 'UTC', 0, 0)`
+		if _, err := d.Write.ExecContext(ctx, insert, "ws_1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := d.Write.ExecContext(ctx, insert, "ws_2")
+		if !db.IsUniqueViolation(err, "workspaces_slug_key") {
+			t.Fatalf("err %v is not recognised as a violation of workspaces_slug_key", err)
+		}
+		if db.IsUniqueViolation(err, "users_email_key") || db.IsUniqueViolation(nil, "workspaces_slug_key") {
+			t.Fatal("matched the wrong constraint")
+		}
+	})
+}

@@ -47,3 +47,12 @@ func (t *Time) Scan(src any) error {
 
 // Millis is the stored form of t (Unix milliseconds), for use in comparisons in SQL.
 func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// IsUniqueViolation reports whether err is a violation of the named unique constraint (or
+// unique index). Conflicts are recognised by name, never by message text. It matters on
+// PostgreSQL, where two transactions can race past a check; on SQLite every write transaction
+// runs alone on the one writer, so a check inside the transaction cannot be raced.
+func IsUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
+}
