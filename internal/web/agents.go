@@ -54,6 +54,14 @@ var agentGroups = []struct {
 		{Path: "allowInterruptions", Label: "Allow interruptions", Hint: "Whether the caller may talk over the agent.", Kind: kindBool},
 		{Path: "maxDurationSeconds", Label: "Maximum call duration (seconds)", Hint: "1 to 14400.", Kind: kindInt, Min: "1", Max: "14400", Step: "1", Inherits: true, EmptyIsNull: true},
 		{Path: "voicemailAction", Label: "On voicemail", Kind: kindSelect, Options: []option{{"hangup", "Hang up", false}, {"leave_message", "Leave a message", false}}},
+		{Path: "voicemailMessage", Label: "Voicemail message", Hint: "What the agent leaves on voicemail when it leaves a message.", Kind: kindTextarea, EmptyIsNull: true},
+		{Path: "endCallPhrases", Label: "End-call phrases", Hint: "One per line: the call ends when the agent says one of them (at most 20).", Kind: kindLines, EmptyIsNull: true},
+		{Path: "transferNumber", Label: "Transfer number", Hint: "E.164 number the agent may transfer the call to, e.g. +14155550100.", Kind: kindText, EmptyIsNull: true},
+	}},
+	{"Tools and data", "agent-tools", []fieldSpec{
+		{Path: "tools", Label: "Tools", Hint: `JSON: a list of functions in OpenAI's shape, [{"name": "book", "description": "…", "parameters": {JSON Schema}}].`, Kind: kindJSON, EmptyIsNull: true},
+		{Path: "variables", Label: "Variables", Hint: `JSON: the {{variables}} the prompt may use, [{"name": "plan", "default": "basic"}].`, Kind: kindJSON, EmptyIsNull: true},
+		{Path: "analysis", Label: "After-call analysis", Hint: `JSON: fields to extract from each call, [{"name": "booked", "type": "boolean", "description": "…"}].`, Kind: kindJSON, EmptyIsNull: true},
 	}},
 }
 
@@ -103,11 +111,11 @@ func agentFields(eff map[string]agent.Setting, ws defaults, cat *agent.Catalog) 
 			fv := &fieldView{fieldSpec: spec, Name: fieldName(spec.Path), Level: "agent"}
 			if spec.Inherits {
 				wp := workspacePathOf(spec.Path)
-				fv.Default, fv.DefaultSource = valueString(ws.values[wp]), ws.source[wp]
+				fv.Default, fv.DefaultSource = specValue(spec, ws.values[wp]), ws.source[wp]
 			}
 			switch s, ok := eff[spec.Path]; {
 			case ok:
-				fv.Value, fv.Set = valueString(s.Value), s.Source == agent.SourceAgent && spec.Inherits
+				fv.Value, fv.Set = specValue(spec, s.Value), s.Source == agent.SourceAgent && spec.Inherits
 			case spec.Inherits:
 				fv.Value = fv.Default
 			default:

@@ -342,3 +342,43 @@ func TestProviderKeysOnSettings(t *testing.T) {
 	expectRedirect(t, fx.ada.post(ws+"/provider-keys/"+keys[0].ID+"/delete", nil), ws+"?notice=provider-key-deleted#provider-keys")
 	expect(t, fx.ada.get(ws), http.StatusOK, "No provider keys")
 }
+
+func TestAgentEditorListsAndJSONFields(t *testing.T) {
+	fx := newAgentFixture(t)
+	a := fx.createAgent(t, map[string]any{"name": "Booker"})
+	res := fx.ada.get(fx.agentURL(a.ID))
+	expect(t, res, http.StatusOK, `id="endCallPhrases"`, `id="tools"`, `id="variables"`, `id="analysis"`, `id="transferNumber"`, `id="voicemailMessage"`,
+		`<input type="hidden" name="orig-tools" value="[]">`)
+
+	tools := `[{"name": "book", "description": "Book a slot", "parameters": {"type": "object", "properties": {"day": {"type": "string"}}, "required": ["day"]}}]`
+	res = fx.ada.post(fx.agentURL(a.ID), url.Values{"version": {"1"},
+		"endCallPhrases": {"Goodbye!\r\n\r\n  Have a nice day  \r\n"}, "orig-endCallPhrases": {""},
+		"tools": {tools}, "orig-tools": {"[]"},
+		"variables": {`[{"name": "plan", "default": "basic"}]`}, "orig-variables": {"[]"},
+		"transferNumber": {"+14155550100"}, "orig-transferNumber": {""},
+	})
+	expectRedirect(t, res, fx.agentURL(a.ID)+"?notice=agent-saved")
+	got := fx.agent(t, a.ID)
+	if !slices.Equal(got.EndCallPhrases, []string{"Goodbye!", "Have a nice day"}) || len(got.Tools) != 1 || got.Tools[0].Name != "book" ||
+		len(got.Variables) != 1 || got.Variables[0].Name != "plan" || got.TransferNumber == nil || *got.TransferNumber != "+14155550100" {
+		t.Fatalf("saved %+v", got.Document)
+	}
+	// Shown back: one phrase per line, the tools as indented JSON.
+	res = fx.ada.get(fx.agentURL(a.ID))
+	expect(t, res, http.StatusOK, "Goodbye!\nHave a nice day</textarea>", `&#34;name&#34;: &#34;book&#34;`)
+
+	// Malformed JSON and an invalid JSON Schema come back beside the field; nothing is saved.
+	res = fx.ada.post(fx.agentURL(a.ID), url.Values{"version": {"2"}, "tools": {`[{"name": "book",`}, "orig-tools": {"[]"}})
+	expect(t, res, http.StatusUnprocessableEntity, `id="tools-error"`, "Enter valid JSON")
+	res = fx.ada.post(fx.agentURL(a.ID), url.Values{"version": {"2"}, "tools": {`[{"name": "book", "parameters": {"type": 12}}]`}, "orig-tools": {"[]"}})
+	expect(t, res, http.StatusUnprocessableEntity, `id="tools-error"`)
+	if v := fx.agent(t, a.ID).Version; v != 2 {
+		t.Fatalf("a refused save made version %d", v)
+	}
+	// Emptying a list field returns it to its default.
+	res = fx.ada.post(fx.agentURL(a.ID), url.Values{"version": {"2"}, "endCallPhrases": {""}, "orig-endCallPhrases": {"Goodbye!\nHave a nice day"}})
+	expectRedirect(t, res, fx.agentURL(a.ID)+"?notice=agent-saved")
+	if got := fx.agent(t, a.ID); len(got.EndCallPhrases) != 0 {
+		t.Fatalf("phrases after emptying: %v", got.EndCallPhrases)
+	}
+}

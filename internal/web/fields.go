@@ -35,7 +35,53 @@ const (
 	kindLanguage = "language"
 	kindDays     = "days"
 	kindTime     = "time"
+	// kindLines is a list of strings, one per line of a textarea.
+	kindLines = "lines"
+	// kindJSON is a structured value (tools, variables, analysis) edited as JSON in a textarea.
+	kindJSON = "json"
 )
+
+// multiline reports whether a kind is edited in a textarea (and so is not trimmed).
+func multiline(kind string) bool {
+	return kind == kindTextarea || kind == kindLines || kind == kindJSON
+}
+
+// Multiline reports whether the field is a textarea.
+func (f *fieldView) Multiline() bool { return multiline(f.Kind) }
+
+// Rows is the textarea's height.
+func (f *fieldView) Rows() int {
+	switch {
+	case f.Path == "prompt":
+		return 10
+	case f.Kind == kindJSON:
+		return 6
+	}
+	return 3
+}
+
+// specValue writes a setting's value as the form value of its field.
+func specValue(spec fieldSpec, v any) string {
+	switch spec.Kind {
+	case kindLines:
+		if xs, ok := v.([]any); ok {
+			parts := make([]string, len(xs))
+			for i, x := range xs {
+				parts[i] = valueString(x)
+			}
+			return strings.Join(parts, "\n")
+		}
+	case kindJSON:
+		if v == nil {
+			return ""
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err == nil {
+			return string(b)
+		}
+	}
+	return valueString(v)
+}
 
 // fieldSpec describes one setting of a form.
 type fieldSpec struct {
@@ -322,7 +368,7 @@ func postedValue(r *http.Request, spec fieldSpec) string {
 		return strings.Join(days, ",")
 	}
 	v := r.PostFormValue(name)
-	if spec.Kind != kindTextarea {
+	if !multiline(spec.Kind) {
 		v = strings.TrimSpace(v)
 	}
 	return v
@@ -359,6 +405,20 @@ func parseValue(spec fieldSpec, s string) (any, string) {
 			return []string{}, "" // the service says to give at least one day
 		}
 		return strings.Split(s, ","), ""
+	case kindLines:
+		lines := []string{}
+		for _, l := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		return lines, ""
+	case kindJSON:
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, "Enter valid JSON (" + err.Error() + ")."
+		}
+		return v, ""
 	}
 	return s, ""
 }
@@ -376,7 +436,7 @@ func readPatch(r *http.Request, specs []fieldSpec, f *form) map[string]any {
 			continue
 		}
 		cur, orig := postedValue(r, spec), r.PostFormValue("orig-"+name)
-		if spec.Kind != kindTextarea {
+		if !multiline(spec.Kind) {
 			orig = strings.TrimSpace(orig)
 		}
 		if cur == orig && !(spec.Inherits && slices.Contains(overrides, name)) {
