@@ -619,3 +619,148 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 		t.Errorf("save /tmp/agent-editor.png: %v", err)
 	}
 }
+
+// TestBrowserContacts drives the Contacts pages in headless Chromium: the owner adds a contact
+// through the form with a national number (read in the workspace's default region, US), finds
+// it by name, marks it do-not-call and sees the badge in the table; the Export CSV link
+// downloads it with the session cookie.
+func TestBrowserContacts(t *testing.T) {
+	_, base := newBrowserTestServer(t)
+	bctx := startChromium(t)
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+
+	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+			t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, page)
+		}
+	}
+	get := func(what string, a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return strings.TrimSpace(v)
+	}
+
+	step("sign up and create a workspace",
+		chromedp.Navigate(base+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
+		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"),
+		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("timezone")),
+		chromedp.SendKeys(chromedp.ID("name"), "Acme Support"),
+		chromedp.SetValue(chromedp.ID("timezone"), "UTC"),
+		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("workspace-id")),
+	)
+	wsID := get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
+
+	step("add a contact through the form",
+		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/contacts"]`)),
+		chromedp.WaitVisible(chromedp.ID("no-contacts")),
+		chromedp.Click(chromedp.ID("new-contact")),
+		chromedp.WaitVisible(chromedp.ID("contact-form")),
+		chromedp.SendKeys(chromedp.ID("phone"), "(415) 555-0123"),
+		chromedp.SendKeys(chromedp.ID("name"), "Grace Hopper"),
+		chromedp.SendKeys(chromedp.ID("tags"), "vip, renewal"),
+		chromedp.SendKeys(chromedp.ID("attributes"), "plan=gold"),
+		chromedp.Click(chromedp.ID("save-contact")),
+		chromedp.WaitVisible(chromedp.ID("delete-contact")),
+	)
+	if got := get("title", chromedp.Text(chromedp.ID("contact-title"))); got != "Grace Hopper" {
+		t.Fatalf("the contact page shows %q", got)
+	}
+	if phone := get("phone", chromedp.Value(chromedp.ID("phone"))); phone != "+14155550123" {
+		t.Errorf("the national number was stored as %q, want +14155550123", phone)
+	}
+	if tz := get("time zone", chromedp.Value(chromedp.ID("timezone"))); tz != "America/Los_Angeles" {
+		t.Errorf("time zone = %q, want the number's", tz)
+	}
+	contactURL := get("location", chromedp.Location())
+	contactURL, _, _ = strings.Cut(contactURL, "?")
+
+	step("another contact, so the search has something to leave out",
+		chromedp.Navigate(base+"/w/"+wsID+"/contacts/new"),
+		chromedp.WaitVisible(chromedp.ID("contact-form")),
+		chromedp.SendKeys(chromedp.ID("phone"), "+44 20 7946 0958"),
+		chromedp.SendKeys(chromedp.ID("name"), "Alan Turing"),
+		chromedp.Click(chromedp.ID("save-contact")),
+		chromedp.WaitVisible(chromedp.ID("delete-contact")),
+	)
+
+	step("search by name",
+		chromedp.Navigate(base+"/w/"+wsID+"/contacts"),
+		chromedp.WaitVisible(chromedp.ID("contacts")),
+		chromedp.SendKeys(chromedp.ID("name"), "grace"),
+		chromedp.Click(chromedp.ID("search-button")),
+		chromedp.WaitVisible(chromedp.ID("clear-search")),
+	)
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#contacts tbody tr th")].map(e => e.textContent.trim())`))
+	if err != nil || len(rows) != 1 || rows[0] != "Grace Hopper" {
+		t.Fatalf("the search found %v (%v), want Grace Hopper only", rows, err)
+	}
+	if dnc := get("DNC cell", chromedp.Evaluate[string](`document.querySelectorAll("#contacts .badge-dnc").length + ""`)); dnc != "0" {
+		t.Fatalf("a new contact shows as do-not-call")
+	}
+
+	step("mark it do-not-call",
+		chromedp.Click(chromedp.CSS(`#contacts tbody a`)),
+		chromedp.WaitVisible(chromedp.ID("contact-form")),
+		chromedp.Click(chromedp.ID("doNotCall")),
+		chromedp.Click(chromedp.ID("save-contact")),
+		chromedp.WaitVisible(chromedp.ID("dnc-badge")),
+	)
+	if loc := get("location", chromedp.Location()); loc != contactURL+"?notice=contact-saved" {
+		t.Errorf("after saving: %s", loc)
+	}
+
+	step("see the badge in the search",
+		chromedp.Navigate(base+"/w/"+wsID+"/contacts?name=grace"),
+		chromedp.WaitVisible(chromedp.CSS(`#contacts .badge-dnc`)),
+	)
+	if badge := get("badge", chromedp.Text(chromedp.CSS(`#contacts .badge-dnc`))); badge != "Do not call" {
+		t.Errorf("badge = %q", badge)
+	}
+	styled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector("#contacts .badge-dnc")).borderTopStyle !== "none"`))
+	if err != nil || !styled {
+		t.Errorf("the badge is not styled (%v)", err)
+	}
+
+	// The Export CSV link keeps the search and works with the session cookie.
+	csv, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`fetch(document.getElementById("export-csv").href, {credentials: "same-origin"}).then(async r => r.status + " " + r.headers.get("Content-Type") + "\n" + await r.text())`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	if !strings.HasPrefix(csv, "200 text/csv") || !strings.Contains(csv, "+14155550123") || !strings.Contains(csv, "Grace Hopper") || strings.Contains(csv, "Alan") {
+		t.Errorf("the export of the search:\n%s", csv)
+	}
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	saveBrowserScreenshot(t, "contacts.png", png)
+	if err := os.WriteFile("/tmp/contacts.png", png, 0o644); err != nil {
+		t.Errorf("save /tmp/contacts.png: %v", err)
+	}
+
+	// The do-not-call page lists the number.
+	step("open the do-not-call page",
+		chromedp.Click(chromedp.CSS(`nav.sub-nav a[href="/w/`+wsID+`/dnc"]`)),
+		chromedp.WaitVisible(chromedp.ID("dnc-entries")),
+	)
+	if n := get("DNC entries", chromedp.Text(chromedp.CSS(`#dnc-entries tbody th`))); n != "+14155550123" {
+		t.Errorf("the do-not-call list shows %q", n)
+	}
+}

@@ -26,7 +26,8 @@ var templateFS embed.FS
 // pages holds one template set per page: the layout (layout.html) plus the page's file, which
 // defines "title" and "content".
 var pages = parsePages("login", "signup", "workspaces", "overview", "error", "forgot", "reset",
-	"team", "transfer", "apikeys", "apikey-created", "audit", "invitation", "agents", "agent", "agent-versions", "settings")
+	"team", "transfer", "apikeys", "apikey-created", "audit", "invitation", "agents", "agent", "agent-versions", "settings",
+	"contacts", "contact", "contact-lists", "contact-list", "dnc")
 
 var funcs = template.FuncMap{
 	"asset": assetURL,
@@ -53,7 +54,7 @@ var funcs = template.FuncMap{
 }
 
 func parsePages(names ...string) map[string]*template.Template {
-	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fields.html"))
+	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/fields.html", "templates/contacts-nav.html"))
 	m := map[string]*template.Template{}
 	for _, n := range names {
 		m[n] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+n+".html"))
@@ -106,6 +107,17 @@ var notices = map[string]string{
 	"settings-saved":       "Settings saved. Agents that inherit them use the new values at once.",
 	"provider-key-added":   "Provider key added. Calls to that provider use it from now on.",
 	"provider-key-deleted": "Provider key deleted. Calls to that provider use the platform's key again.",
+	"contact-created":      "Contact added.",
+	"contact-saved":        "Contact saved.",
+	"contact-deleted":      "Contact deleted. If its number was on the do-not-call list, it stays there.",
+	"added-to-list":        "Added to the list.",
+	"removed-from-list":    "Removed from the list.",
+	"list-created":         "List created.",
+	"list-renamed":         "List renamed.",
+	"list-deleted":         "List deleted. Its contacts are kept.",
+	"dnc-added":            "Number added to the do-not-call list. Parley will not call it.",
+	"dnc-already":          "That number was already on the do-not-call list.",
+	"dnc-removed":          "Number removed from the do-not-call list.",
 }
 
 // navLink is one entry of the workspace navigation.
@@ -124,6 +136,7 @@ var workspaceSections = []struct {
 }{
 	{"overview", "Overview", "", authz.WorkspaceView},
 	{"agents", "Agents", "/agents", authz.AgentsRead},
+	{"contacts", "Contacts", "/contacts", authz.ContactsRead},
 	{"team", "Team", "/team", authz.MembersView},
 	{"api-keys", "API keys", "/api-keys", authz.APIKeysManage},
 	{"audit", "Audit log", "/audit", authz.AuditRead},

@@ -23,6 +23,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
+	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/audit"
 	"github.com/parleyhq/parley/internal/workspace"
@@ -34,6 +35,7 @@ type Deps struct {
 	Workspaces *workspace.Service
 	APIKeys    *apikey.Service
 	Agents     *agent.Service
+	Contacts   *contact.Service
 	Audit      *audit.Reader
 	// Cookie says how the session cookie is named and set (Secure on https).
 	Cookie identity.Cookie
@@ -92,6 +94,22 @@ func New(d Deps) *Handler {
 //	POST /w/{workspaceId}/settings                      save what changed (owner, admin)
 //	POST /w/{workspaceId}/settings/provider-keys        add a provider key (owner, admin; write-only)
 //	POST /w/{workspaceId}/settings/provider-keys/{keyId}/delete   delete a provider key
+//	GET  /w/{workspaceId}/contacts?name=&phone=&tag=&attribute=key=value&cursor=   contacts, searched
+//	GET  /w/{workspaceId}/contacts/new                  the new-contact form (owner, admin)
+//	POST /w/{workspaceId}/contacts                      create a contact → its page
+//	GET  /w/{workspaceId}/contacts/{contactId}          the contact: its form (read-only for members)
+//	POST /w/{workspaceId}/contacts/{contactId}          save what changed
+//	POST /w/{workspaceId}/contacts/{contactId}/delete   delete the contact
+//	POST /w/{workspaceId}/contacts/{contactId}/lists    add the contact to a list (listId)
+//	GET  /w/{workspaceId}/contact-lists                 the lists and the create form
+//	POST /w/{workspaceId}/contact-lists                 create a list → its page
+//	GET  /w/{workspaceId}/contact-lists/{listId}        its members, rename and delete
+//	POST /w/{workspaceId}/contact-lists/{listId}        rename
+//	POST /w/{workspaceId}/contact-lists/{listId}/delete delete the list (its contacts stay)
+//	POST /w/{workspaceId}/contact-lists/{listId}/members/{contactId}/remove   take a contact out
+//	GET  /w/{workspaceId}/dnc                           the do-not-call list and the add form
+//	POST /w/{workspaceId}/dnc                           add a number (phone, reason)
+//	POST /w/{workspaceId}/dnc/remove                    remove a number (phone)
 //	GET  /invitations/{token}                           an invitation: accept, decline or sign up
 //	POST /invitations/{token}/accept, …/decline, …/signup
 //
@@ -142,6 +160,23 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /w/{workspaceId}/settings", page(h.saveSettings))
 	mux.Handle("POST /w/{workspaceId}/settings/provider-keys", page(h.addProviderKey))
 	mux.Handle("POST /w/{workspaceId}/settings/provider-keys/{keyId}/delete", page(h.deleteProviderKey))
+
+	mux.Handle("GET /w/{workspaceId}/contacts", page(h.contacts))
+	mux.Handle("GET /w/{workspaceId}/contacts/new", page(h.newContact))
+	mux.Handle("POST /w/{workspaceId}/contacts", page(h.saveContact))
+	mux.Handle("GET /w/{workspaceId}/contacts/{contactId}", page(h.editContact))
+	mux.Handle("POST /w/{workspaceId}/contacts/{contactId}", page(h.saveContact))
+	mux.Handle("POST /w/{workspaceId}/contacts/{contactId}/delete", page(h.deleteContact))
+	mux.Handle("POST /w/{workspaceId}/contacts/{contactId}/lists", page(h.addContactToList))
+	mux.Handle("GET /w/{workspaceId}/contact-lists", page(h.contactListsPage))
+	mux.Handle("POST /w/{workspaceId}/contact-lists", page(h.createList))
+	mux.Handle("GET /w/{workspaceId}/contact-lists/{listId}", page(h.contactList))
+	mux.Handle("POST /w/{workspaceId}/contact-lists/{listId}", page(h.renameList))
+	mux.Handle("POST /w/{workspaceId}/contact-lists/{listId}/delete", page(h.deleteList))
+	mux.Handle("POST /w/{workspaceId}/contact-lists/{listId}/members/{contactId}/remove", page(h.removeContactFromList))
+	mux.Handle("GET /w/{workspaceId}/dnc", page(h.dnc))
+	mux.Handle("POST /w/{workspaceId}/dnc", page(h.addDNC))
+	mux.Handle("POST /w/{workspaceId}/dnc/remove", page(h.removeDNC))
 
 	mux.Handle("GET /invitations/{token}", page(noReferrer(h.invitation)))
 	mux.Handle("POST /invitations/{token}/accept", page(noReferrer(h.acceptInvitation)))

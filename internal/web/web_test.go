@@ -18,6 +18,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
+	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
 	"github.com/parleyhq/parley/internal/platform/audit"
@@ -38,6 +39,7 @@ type testEnv struct {
 	ws    *workspace.Service
 	keys  *apikey.Service
 	ags   *agent.Service
+	cts   *contact.Service
 	clock *testClock // the workspace service's clock (invitation expiry)
 }
 
@@ -81,9 +83,10 @@ func newEnvWith(t *testing.T, cfg envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	ags := agent.NewService(d, time.Now, agent.WithSecrets(sealer))
+	cts := contact.NewService(d, time.Now)
 	cookie := identity.Cookie{}
 	mux := http.NewServeMux()
-	New(Deps{Identity: ids, Workspaces: ws, APIKeys: keys, Agents: ags, Audit: &audit.Reader{DB: d}, Cookie: cookie, Logger: logger}).Register(mux)
+	New(Deps{Identity: ids, Workspaces: ws, APIKeys: keys, Agents: ags, Contacts: cts, Audit: &audit.Reader{DB: d}, Cookie: cookie, Logger: logger}).Register(mux)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := apierr.WithRequest(r.Context(), "req_test", logger)
 		host, _, _ := strings.Cut(r.RemoteAddr, ":")
@@ -97,7 +100,7 @@ func newEnvWith(t *testing.T, cfg envConfig) *testEnv {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testEnv{srv: srv, db: d, ids: ids, ws: ws, keys: keys, ags: ags, clock: clock}
+	return &testEnv{srv: srv, db: d, ids: ids, ws: ws, keys: keys, ags: ags, cts: cts, clock: clock}
 }
 
 // browser is a client with a cookie jar that does not follow redirects, so tests see them.
@@ -131,7 +134,8 @@ func (b *browser) do(req *http.Request) response {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	return response{res, string(body)}
+	// html/template writes + as &#43;: undo it, so tests look for E.164 numbers as people read them.
+	return response{res, strings.ReplaceAll(string(body), "&#43;", "+")}
 }
 
 func (b *browser) get(path string) response {
