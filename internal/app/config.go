@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,11 @@ type Config struct {
 	JobWorkers        int
 	JobFetchCooldown  time.Duration
 	ShutdownTimeout   time.Duration
+	// WelcomeCredits is what each new workspace receives, in micro-credits (0: nothing).
+	WelcomeCredits int64
+	// WebhookAllowPrivate lets webhook endpoints use http:// and private, loopback and link-local
+	// addresses (development and tests only).
+	WebhookAllowPrivate bool
 }
 
 type option struct {
@@ -87,6 +93,16 @@ var options = []option{
 	{"job-workers", "PARLEY_JOB_WORKERS", "100", "background jobs worked at once", false, num(func(c *Config) *int { return &c.JobWorkers })},
 	{"job-fetch-cooldown", "PARLEY_JOB_FETCH_COOLDOWN", "100ms", "minimum pause between job fetches (workers ÷ cooldown caps jobs/s)", false, dur(func(c *Config) *time.Duration { return &c.JobFetchCooldown })},
 	{"shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", "30s", "how long a graceful stop waits for in-flight requests", false, dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{"welcome-credits", "PARLEY_WELCOME_CREDITS", "10", "credits each new workspace receives through the ledger (decimal, e.g. 2.5); 0 turns it off", false, credits(func(c *Config) *int64 { return &c.WelcomeCredits })},
+	{"webhook-allow-private", "PARLEY_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints use http:// and private, loopback or link-local addresses (development only: it disables the SSRF guard)", false,
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false, not %q", v)
+			}
+			c.WebhookAllowPrivate = b
+			return nil
+		}},
 }
 
 // flagSet registers the options on fs (only the data options when dataOnly) and returns a

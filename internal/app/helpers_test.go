@@ -36,6 +36,7 @@ func testConfig(dbc db.Config) Config {
 		Addr: "127.0.0.1:0", DataDir: dbc.DataDir, DatabaseURL: dbc.URL, BaseURL: "http://localhost", LogFormat: "text", LogLevel: "error",
 		Signup: "open", SQLiteSynchronous: "normal", SessionIdle: time.Hour, SessionMaxAge: 12 * time.Hour,
 		JobWorkers: 10, JobFetchCooldown: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+		WebhookAllowPrivate: true,
 	}
 }
 

@@ -198,8 +198,11 @@ func (e *env) newWorld(p *people, scopes ...string) *world {
 	p.owner.must(200, "POST", "/v1/workspaces/"+w.ws+"/contact-lists/"+cl["id"].(string)+"/members", map[string]any{"contactIds": []string{ct["id"].(string)}})
 	p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/dnc", map[string]any{"phone": "+14155550102"})
 	pk := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/provider-keys", map[string]any{"provider": "deepgram", "apiKey": "dg-fixture-0123456789"})
+	wh := p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/webhooks", map[string]any{"url": "https://hooks.example.com/fixture", "events": []string{"*"}})
+	msg := p.owner.must(202, "POST", "/v1/workspaces/"+w.ws+"/webhooks/"+wh["id"].(string)+"/test", nil)
 	w.params = map[string]string{"workspaceId": w.ws, "userId": p.target.userID(), "invitationId": inv["id"].(string), "keyId": key["id"].(string),
-		"agentId": ag["id"].(string), "number": "1", "contactId": ct["id"].(string), "listId": cl["id"].(string), "phone": "+14155550102", "providerKeyId": pk["id"].(string)}
+		"agentId": ag["id"].(string), "number": "1", "contactId": ct["id"].(string), "listId": cl["id"].(string), "phone": "+14155550102", "providerKeyId": pk["id"].(string),
+		"endpointId": wh["id"].(string), "messageId": msg["id"].(string)}
 	for _, s := range scopes {
 		w.keys[s] = p.owner.must(201, "POST", "/v1/workspaces/"+w.ws+"/api-keys", map[string]any{"name": s, "scopes": []string{s}, "mode": "live"})["secret"].(string)
 	}

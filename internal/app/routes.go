@@ -14,12 +14,14 @@ import (
 
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
+	"github.com/parleyhq/parley/internal/billing"
 	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
 	"github.com/parleyhq/parley/internal/platform/audit"
 	"github.com/parleyhq/parley/internal/platform/authz"
 	"github.com/parleyhq/parley/internal/platform/idempotency"
+	"github.com/parleyhq/parley/internal/webhook"
 	"github.com/parleyhq/parley/internal/workspace"
 )
 
@@ -224,6 +226,57 @@ func (s *Server) routes() http.Handler {
 	huma.Register(api, huma.Operation{OperationID: "delete-provider-key", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/provider-keys/{providerKeyId}", Tags: keys,
 		Summary: "Delete a provider key", Description: "Calls use the platform's key for that provider from then on. Owner and admins; no API key.",
 		DefaultStatus: http.StatusNoContent, Security: userAuth, Errors: []int{403, 404}, Extensions: act(authz.ProviderKeysManage)}, gh.DeleteProviderKey)
+
+	// Webhooks.
+	hh := &webhook.HTTP{Svc: s.Webhooks}
+	webhooks := []string{"Webhooks"}
+	huma.Register(api, huma.Operation{OperationID: "list-webhook-event-types", Method: http.MethodGet, Path: "/v1/webhook-event-types", Tags: webhooks,
+		Summary: "List the webhook event types", Description: "Every event an endpoint can subscribe to, with an example of its data and a JSON Schema of it. Any signed-in user or API key.",
+		Security: anyAuth, Errors: []int{401}}, hh.EventTypes)
+	huma.Register(api, huma.Operation{OperationID: "create-webhook", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/webhooks", Tags: webhooks,
+		Summary: "Create a webhook endpoint", Description: "Answers the endpoint with its signing secret `whsec_…`. `url` must be https (http only with --webhook-allow-private); " +
+			"`events` lists event types or is [\"*\"]; `agentIds` limits it to events about those agents. Owner and admins; webhooks:write.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.WebhooksWrite)}, hh.Create)
+	huma.Register(api, huma.Operation{OperationID: "list-webhooks", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/webhooks", Tags: webhooks,
+		Summary: "List webhook endpoints", Description: "Newest first, cursor-paginated; never with their secrets. Owner and admins; webhooks:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.WebhooksRead)}, hh.List)
+	huma.Register(api, huma.Operation{OperationID: "get-webhook", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}", Tags: webhooks,
+		Summary: "Get a webhook endpoint", Description: "Owner and admins; webhooks:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.WebhooksRead)}, hh.Get)
+	huma.Register(api, huma.Operation{OperationID: "update-webhook", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}", Tags: webhooks,
+		Summary: "Change a webhook endpoint", Description: "Absent fields stay; `events`, `agentIds` and `headers` replace. Owner and admins; webhooks:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.WebhooksWrite)}, hh.Update)
+	huma.Register(api, huma.Operation{OperationID: "delete-webhook", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}", Tags: webhooks,
+		Summary: "Delete a webhook endpoint", Description: "With its messages and attempts; pending deliveries are dropped. Owner and admins; webhooks:write.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.WebhooksWrite)}, hh.Delete)
+	huma.Register(api, huma.Operation{OperationID: "reveal-webhook-secret", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/reveal-secret", Tags: webhooks,
+		Summary: "Reveal a webhook endpoint's signing secret", Description: "Audited. Owner and admins; webhooks:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.WebhooksWrite)}, hh.RevealSecret)
+	huma.Register(api, huma.Operation{OperationID: "rotate-webhook-secret", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/rotate-secret", Tags: webhooks,
+		Summary: "Rotate a webhook endpoint's signing secret", Description: "Answers the new secret. For 24 hours every delivery is signed with both the new and the previous secret. Owner and admins; webhooks:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.WebhooksWrite)}, hh.RotateSecret)
+	huma.Register(api, huma.Operation{OperationID: "list-webhook-messages", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/messages", Tags: webhooks,
+		Summary: "List a webhook endpoint's messages", Description: "One per event sent to the endpoint (its `id` is the webhook-id), with its status; newest first. Owner and admins; webhooks:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.WebhooksRead)}, hh.Messages)
+	huma.Register(api, huma.Operation{OperationID: "list-webhook-attempts", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/attempts", Tags: webhooks,
+		Summary: "List a webhook endpoint's delivery attempts", Description: "Status code, latency, the first 4 KiB of the answer or the error; newest first. Owner and admins; webhooks:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.WebhooksRead)}, hh.Attempts)
+	huma.Register(api, huma.Operation{OperationID: "retry-webhook-message", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/messages/{messageId}/retry", Tags: webhooks,
+		Summary: "Send a webhook message again", Description: "Now, with the same webhook-id; 409 endpoint_disabled when the endpoint is disabled. Owner and admins; webhooks:write.",
+		DefaultStatus: http.StatusAccepted, Security: anyAuth, Errors: []int{401, 403, 404, 409}, Extensions: act(authz.WebhooksWrite)}, hh.Retry)
+	huma.Register(api, huma.Operation{OperationID: "test-webhook", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/test", Tags: webhooks,
+		Summary: "Send a test event", Description: "Sends a `ping` event to this endpoint only, even when it is disabled; answers its message. Owner and admins; webhooks:write.",
+		DefaultStatus: http.StatusAccepted, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.WebhooksWrite)}, hh.Test)
+
+	// Billing.
+	bh := &billing.HTTP{Svc: s.Billing}
+	bill := []string{"Billing"}
+	huma.Register(api, huma.Operation{OperationID: "get-balance", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/billing/balance", Tags: bill,
+		Summary: "The workspace's credits", Description: "Available and held credits, as decimal strings (at most 6 decimals) and integer micro-credits. Every role; API keys with usage:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.BillingView)}, bh.GetBalance)
+	huma.Register(api, huma.Operation{OperationID: "get-ledger", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/billing/ledger", Tags: bill,
+		Summary: "The workspace's ledger", Description: "Every movement of credits (grants, debits, holds and their settlement), newest first, cursor-paginated. Every role; API keys with usage:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.BillingView)}, bh.GetLedger)
 
 	// Contacts.
 	ch := &contact.HTTP{Svc: s.Contacts, OnStreamError: func(ctx context.Context, err error) {

@@ -13,12 +13,14 @@ import (
 
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
+	"github.com/parleyhq/parley/internal/billing"
 	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/jobs"
 	"github.com/parleyhq/parley/internal/platform/mail"
 	"github.com/parleyhq/parley/internal/platform/secret"
+	"github.com/parleyhq/parley/internal/webhook"
 	"github.com/parleyhq/parley/internal/workspace"
 )
 
@@ -32,10 +34,13 @@ type Server struct {
 	APIKeys    *apikey.Service
 	Agents     *agent.Service
 	Contacts   *contact.Service
+	Billing    *billing.Service
+	Webhooks   *webhook.Service
 	Mail       *mail.Deliverer
 	Secrets    *secret.Keyring
 	Handler    http.Handler
 	queue      *jobs.Queue
+	dispatch   func() // stops the webhook dispatcher and waits for it (set by StartWorkers)
 	metrics    *prometheus.Registry
 	now        func() time.Time
 }
@@ -89,7 +94,8 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger, ov Override
 	if err != nil {
 		return nil, err
 	}
-	ws := workspace.NewService(d, now, workspace.WithBaseURL(cfg.BaseURL))
+	bill := billing.NewService(d, now)
+	ws := workspace.NewService(d, now, workspace.WithBaseURL(cfg.BaseURL), workspace.WithCreateHook(welcomeCredits(bill, cfg.WelcomeCredits)))
 	ids := identity.NewService(d, logger, identity.Options{
 		Hash: ov.Hash, IdleTimeout: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge,
 		Signup: identity.SignupMode(cfg.Signup), BaseURL: cfg.BaseURL, Roles: ws.RoleOf, Invitations: ws, Now: now,
@@ -102,6 +108,15 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger, ov Override
 		metrics: prometheus.NewRegistry(),
 	}
 	s.Contacts = contact.NewService(d, now)
+	s.Billing = bill
+	// Webhook jobs are inserted through an insert-only queue (InsertTx works without workers);
+	// StartWorkers runs them and the dispatcher.
+	inserts, err := jobs.New(d, logger, jobs.Options{})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	s.Webhooks = webhook.NewService(d, keys, inserts, webhook.Options{Now: now, AllowPrivate: cfg.WebhookAllowPrivate})
 	s.Handler = s.routes()
 	return s, nil
 }

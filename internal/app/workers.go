@@ -6,16 +6,20 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/parleyhq/parley/internal/billing"
 	"github.com/parleyhq/parley/internal/platform/jobs"
 	"github.com/parleyhq/parley/internal/platform/mail"
+	"github.com/parleyhq/parley/internal/webhook"
 )
 
 // StartWorkers starts the job queue, with the mail outbox as a periodic job.
 func (s *Server) StartWorkers(ctx context.Context) error {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &mail.Worker{Deliverer: s.Mail})
+	river.AddWorker(workers, &billing.ExpireHoldsWorker{Svc: s.Billing})
+	river.AddWorker(workers, &webhook.Worker{Svc: s.Webhooks, Client: webhook.NewClient(s.Config.WebhookAllowPrivate)})
 	q, err := jobs.New(s.DB, s.Logger, jobs.Options{MaxWorkers: s.Config.JobWorkers, FetchCooldown: s.Config.JobFetchCooldown,
-		Workers: workers, PeriodicJobs: []*river.PeriodicJob{mail.Periodic(5 * time.Second)}})
+		Workers: workers, PeriodicJobs: []*river.PeriodicJob{mail.Periodic(5 * time.Second), billing.PeriodicExpiry(30 * time.Second)}})
 	if err != nil {
 		return err
 	}
@@ -23,11 +27,22 @@ func (s *Server) StartWorkers(ctx context.Context) error {
 		return err
 	}
 	s.queue = q
+	// The webhook dispatcher fans the events outbox out to endpoints (see internal/webhook).
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&webhook.Dispatcher{Svc: s.Webhooks, Logger: s.Logger}).Run(dctx)
+	}()
+	s.dispatch = func() { cancel(); <-done }
 	return nil
 }
 
 // StopWorkers stops the job queue, letting running jobs finish until ctx ends.
 func (s *Server) StopWorkers(ctx context.Context) {
+	if s.dispatch != nil {
+		s.dispatch()
+	}
 	if s.queue != nil {
 		if err := s.queue.Stop(ctx); err != nil {
 			s.Logger.Warn("job queue stop", "err", err)

@@ -26,6 +26,18 @@ type Service struct {
 	baseURL string
 	// invites limits how many invitation emails each workspace sends (per replica).
 	invites *sendLimiter
+	// onCreate runs in the transaction that creates a workspace (see WithCreateHook).
+	onCreate []CreateHook
+}
+
+// CreateHook runs inside the transaction that creates a workspace, after the workspace, its
+// owner, its audit entry and its workspace.created event are written: what it writes commits or rolls back with the workspace. It must use only
+// tx and, like every DB.Tx function, be safe to run again (the transaction may be retried).
+type CreateHook func(ctx context.Context, tx *sql.Tx, wsID string, now time.Time) error
+
+// WithCreateHook adds a hook that runs when a workspace is created (billing's welcome credits).
+func WithCreateHook(h CreateHook) Option {
+	return func(s *Service) { s.onCreate = append(s.onCreate, h) }
 }
 
 // Option configures the service.
@@ -123,8 +135,15 @@ func (s *Service) create(ctx context.Context, ownerID string, in CreateInput) (M
 			Changes: []string{"name", "timezone"}}); err != nil {
 			return err
 		}
-		_, err := events.Publish(ctx, tx, events.Event{WorkspaceID: w.ID, Type: "workspace.created", Data: w, CreatedAt: now})
-		return err
+		if _, err := events.Publish(ctx, tx, events.Event{WorkspaceID: w.ID, Type: "workspace.created", Data: w, CreatedAt: now}); err != nil {
+			return err
+		}
+		for _, h := range s.onCreate {
+			if err := h(ctx, tx, w.ID, now); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return Membership{}, err

@@ -25,6 +25,8 @@ var (
 	Forbidden       = errors.New("forbidden")
 	NotFound        = errors.New("not found")
 	Conflict        = errors.New("conflict")
+	// PaymentRequired: the workspace has too few credits (insufficient_credits).
+	PaymentRequired = errors.New("payment required")
 	// PreconditionFailed: an If-Match header names a version that is no longer current.
 	PreconditionFailed = errors.New("precondition failed")
 	Gone               = errors.New("gone")
@@ -40,6 +42,7 @@ var statusOf = map[error]int{
 	Forbidden:          http.StatusForbidden,
 	NotFound:           http.StatusNotFound,
 	Conflict:           http.StatusConflict,
+	PaymentRequired:    http.StatusPaymentRequired,
 	PreconditionFailed: http.StatusPreconditionFailed,
 	Gone:               http.StatusGone,
 	TooLarge:           http.StatusRequestEntityTooLarge,
@@ -133,6 +136,8 @@ func DefaultCode(status int) string {
 		return "method_not_allowed"
 	case http.StatusConflict:
 		return "conflict"
+	case http.StatusPaymentRequired:
+		return "payment_required"
 	case http.StatusGone:
 		return "gone"
 	case http.StatusPreconditionFailed:

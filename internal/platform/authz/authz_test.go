@@ -33,6 +33,8 @@ var expected = map[authz.Action]struct {
 	authz.ProviderKeysManage: {"OA-", ""},
 	authz.ContactsRead:       {"OAM", "contacts:read"},
 	authz.ContactsWrite:      {"OA-", "contacts:write"},
+	authz.WebhooksRead:       {"OA-", "webhooks:read"},
+	authz.WebhooksWrite:      {"OA-", "webhooks:write"},
 }
 
 func lookupFixed(roles map[string]authz.Role) authz.RoleLookup {
@@ -68,7 +70,7 @@ func TestMatrixEveryRoleEveryAction(t *testing.T) {
 
 func TestAPIKeysAreConfinedToWorkspaceAndScopes(t *testing.T) {
 	for action, want := range expected {
-		all := authz.NewAPIKey("key_1", "ws_1", "user_1", []string{"agents:read", "agents:write", "calls:write", "contacts:read", "contacts:write", "usage:read"})
+		all := authz.NewAPIKey("key_1", "ws_1", "user_1", []string{"agents:read", "agents:write", "calls:write", "contacts:read", "contacts:write", "usage:read", "webhooks:read", "webhooks:write"})
 		ctx := authz.WithPrincipal(context.Background(), all)
 		_, err := authz.Require(ctx, "ws_1", action)
 		if want.scope == "" && !errors.Is(err, apierr.Forbidden) {
@@ -81,7 +83,7 @@ func TestAPIKeysAreConfinedToWorkspaceAndScopes(t *testing.T) {
 			t.Errorf("%s by another workspace's key: err = %v, want NotFound", action, err)
 		}
 		// A key with one unrelated scope.
-		other := authz.WithPrincipal(context.Background(), authz.NewAPIKey("key_2", "ws_1", "user_1", []string{"webhooks:read"}))
+		other := authz.WithPrincipal(context.Background(), authz.NewAPIKey("key_2", "ws_1", "user_1", []string{"campaigns:read"}))
 		_, err = authz.Require(other, "ws_1", action)
 		if want.scope == "*" && err != nil {
 			t.Errorf("%s by any key: err = %v, want allowed", action, err)

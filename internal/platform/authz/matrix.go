@@ -24,6 +24,8 @@ const (
 	ProviderKeysManage Action = "provider_keys.manage"
 	ContactsRead       Action = "contacts.read"
 	ContactsWrite      Action = "contacts.write"
+	WebhooksRead       Action = "webhooks.read"
+	WebhooksWrite      Action = "webhooks.write"
 )
 
 // Rule is one row of the permission matrix.
@@ -71,4 +73,6 @@ var Matrix = map[Action]Rule{
 	ProviderKeysManage: {true, true, false, "", "manage provider keys"},
 	ContactsRead:       {true, true, true, "contacts:read", "view contacts, lists and the do-not-call list"},
 	ContactsWrite:      {true, true, false, "contacts:write", "create, edit or delete contacts, lists and do-not-call entries"},
+	WebhooksRead:       {true, true, false, "webhooks:read", "view webhook endpoints and their deliveries"},
+	WebhooksWrite:      {true, true, false, "webhooks:write", "create, edit or delete webhook endpoints, reveal or rotate their secrets, retry deliveries"},
 }

@@ -24,6 +24,11 @@ const (
 	Contact     = "contact"
 	ContactList = "list"
 	DNC         = "dnc"
+	Transfer    = "xfer"
+	Hold        = "hold"
+	Webhook     = "whep"
+	Message     = "msg"
+	Attempt     = "atmpt"
 )
 
 // New returns a new ID with the prefix.
