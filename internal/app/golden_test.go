@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -47,4 +48,27 @@ func TestHelpGolden(t *testing.T) {
 		all.WriteString("\n")
 	}
 	golden(t, "help.golden", all.Bytes())
+}
+
+// TestOpenAPIGolden keeps the served OpenAPI document under review: any change of the API
+// contract shows as a diff of testdata/openapi.json.
+func TestOpenAPIGolden(t *testing.T) {
+	e := newEnv(t, testConfig(dbtestSQLite(t)))
+	r := e.client().do("GET", "/v1/openapi.json", nil)
+	if r.Status != 200 {
+		t.Fatalf("openapi.json: %d", r.Status)
+	}
+	var doc any
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	// The server's own URL differs per run; the rest is the contract.
+	if m, ok := doc.(map[string]any); ok {
+		delete(m, "servers")
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "openapi.json", append(out, '\n'))
 }
