@@ -116,33 +116,55 @@ func saveBrowserScreenshot(t *testing.T, name string, png []byte) {
 // TestBrowserSignupToOverview drives the dashboard in headless Chromium: sign up, create a
 // workspace, land on its Overview and read the Workspace ID, which must be the workspace the
 // API and the services know.
+// tab drives one browser tab in a test; a failing step reports what it was doing, where the
+// page was and what it said.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b tab) step(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		b.t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, page)
+	}
+}
+
+func (b tab) get(what string, a chromedp.Action[string]) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return strings.TrimSpace(v)
+}
+
+func (b tab) js(what, expr string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return strings.Join(strings.Fields(v), " ")
+}
+
 func TestBrowserSignupToOverview(t *testing.T) {
 	s, base := newBrowserTestServer(t)
 	bctx := startChromium(t)
 	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
 	defer cancel()
-
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	get := func(what string, a chromedp.Action[string]) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
+	p := tab{t, ctx}
 
 	// Not signed in: the dashboard sends us to log in; from there, to sign up.
-	step("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("email")))
-	if loc := get("location", chromedp.Location()); loc != base+"/login" {
+	p.step("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("email")))
+	if loc := p.get("location", chromedp.Location()); loc != base+"/login" {
 		t.Fatalf("/ went to %s, want the log-in page", loc)
 	}
-	step("sign up",
+	p.step("sign up",
 		chromedp.Click(chromedp.CSS(`a[href="/signup"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
 		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
@@ -151,21 +173,21 @@ func TestBrowserSignupToOverview(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("timezone")),
 	)
-	if email := get("header email", chromedp.Text(chromedp.CSS(".account .email"))); email != "ada@example.com" {
+	if email := p.get("header email", chromedp.Text(chromedp.CSS(".account .email"))); email != "ada@example.com" {
 		t.Errorf("header shows %q, want the user's email", email)
 	}
-	if tz := get("time zone default", chromedp.Value(chromedp.ID("timezone"))); tz == "" {
+	if tz := p.get("time zone default", chromedp.Value(chromedp.ID("timezone"))); tz == "" {
 		t.Error("the time zone field has no default")
 	}
 
 	// A time zone that does not exist: the form comes back with the error and what was typed.
-	step("create a workspace with a bad time zone",
+	p.step("create a workspace with a bad time zone",
 		chromedp.SendKeys(chromedp.ID("name"), "Acme Support"),
 		chromedp.SetValue(chromedp.ID("timezone"), "Mars/Olympus_Mons"),
 		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("timezone-error")),
 	)
-	if name := get("name kept", chromedp.Value(chromedp.ID("name"))); name != "Acme Support" {
+	if name := p.get("name kept", chromedp.Value(chromedp.ID("name"))); name != "Acme Support" {
 		t.Errorf("the name typed came back as %q", name)
 	}
 	focused, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector(".error-summary")`))
@@ -178,20 +200,20 @@ func TestBrowserSignupToOverview(t *testing.T) {
 	}
 	saveBrowserScreenshot(t, "workspaces-error.png", png)
 
-	step("create a workspace",
+	p.step("create a workspace",
 		chromedp.SetValue(chromedp.ID("timezone"), "Europe/Berlin"),
 		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("workspace-id")),
 	)
-	loc := get("location", chromedp.Location())
-	wsID := strings.TrimSpace(get("workspace ID", chromedp.Text(chromedp.ID("workspace-id"))))
+	loc := p.get("location", chromedp.Location())
+	wsID := strings.TrimSpace(p.get("workspace ID", chromedp.Text(chromedp.ID("workspace-id"))))
 	if !regexp.MustCompile(`^ws_[0-9a-z]{26}$`).MatchString(wsID) {
 		t.Fatalf("#workspace-id = %q, want a ws_ ID", wsID)
 	}
 	if loc != base+"/w/"+wsID {
 		t.Errorf("landed on %s, want the overview of %s", loc, wsID)
 	}
-	if role := get("role", chromedp.Text(chromedp.ID("workspace-role"))); role != "Owner" {
+	if role := p.get("role", chromedp.Text(chromedp.ID("workspace-role"))); role != "Owner" {
 		t.Errorf("role = %q, want Owner", role)
 	}
 
@@ -220,7 +242,7 @@ func TestBrowserSignupToOverview(t *testing.T) {
 	if err != nil || !styled {
 		t.Errorf("the stylesheet did not apply (%v)", err)
 	}
-	step("copy the workspace ID",
+	p.step("copy the workspace ID",
 		chromedp.WaitVisible(chromedp.CSS(`button[data-copy-target="workspace-id"]`)),
 		chromedp.Click(chromedp.CSS(`button[data-copy-target="workspace-id"]`)),
 	)
@@ -241,7 +263,7 @@ func TestBrowserSignupToOverview(t *testing.T) {
 	saveBrowserScreenshot(t, "overview.png", png)
 
 	// On a phone-sized screen.
-	step("phone viewport", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("workspace-id")))
+	p.step("phone viewport", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("workspace-id")))
 	png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -253,13 +275,13 @@ func TestBrowserSignupToOverview(t *testing.T) {
 	}
 
 	// Log out: back to the log-in page, and the dashboard is closed again.
-	step("log out",
+	p.step("log out",
 		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"]`)),
 		chromedp.Navigate(base+"/w/"+wsID),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"]`)),
 	)
-	if loc := get("location", chromedp.Location()); !strings.HasPrefix(loc, base+"/login?next=") {
+	if loc := p.get("location", chromedp.Location()); !strings.HasPrefix(loc, base+"/login?next=") {
 		t.Errorf("after log-out the overview went to %s, want the log-in page", loc)
 	}
 }
@@ -488,35 +510,9 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 	bctx := startChromium(t)
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
+	p := tab{t, ctx}
 
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-			t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, page)
-		}
-	}
-	get := func(what string, a chromedp.Action[string]) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return strings.TrimSpace(v)
-	}
-	js := func(what, expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return strings.Join(strings.Fields(v), " ")
-	}
-
-	step("sign up",
+	p.step("sign up",
 		chromedp.Navigate(base+"/signup"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
 		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
@@ -529,12 +525,12 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("workspace-id")),
 	)
-	wsID := get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
+	wsID := p.get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
 
 	// newAgent creates an agent from the editor; override, if not "", is the LLM model it sets.
 	newAgent := func(name, override string) string {
 		t.Helper()
-		step("open the new-agent form for "+name,
+		p.step("open the new-agent form for "+name,
 			chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)),
 			chromedp.WaitVisible(chromedp.ID("new-agent")),
 			chromedp.Click(chromedp.ID("new-agent")),
@@ -542,19 +538,19 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("name"), name),
 		)
 		if override != "" {
-			step("override the model of "+name,
+			p.step("override the model of "+name,
 				chromedp.Click(chromedp.ID("llm-model-override")),
 				chromedp.SetValue(chromedp.ID("llm-model"), override),
 			)
 		}
-		step("create "+name,
+		p.step("create "+name,
 			chromedp.Click(chromedp.ID("save-agent")),
 			chromedp.WaitVisible(chromedp.ID("versions-link")),
 		)
-		if got := get("title", chromedp.Text(chromedp.ID("agent-title"))); got != name {
+		if got := p.get("title", chromedp.Text(chromedp.ID("agent-title"))); got != name {
 			t.Fatalf("the editor shows %q, want %q", got, name)
 		}
-		loc := get("location", chromedp.Location())
+		loc := p.get("location", chromedp.Location())
 		m := regexp.MustCompile(`/agents/(agent_[0-9a-z]+)\?notice=agent-created$`).FindStringSubmatch(loc)
 		if m == nil {
 			t.Fatalf("after create: %s", loc)
@@ -566,15 +562,15 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 
 	llm := func(id string) string {
 		t.Helper()
-		return js("LLM of "+id, `document.querySelector("#agent-`+id+` td.llm code").textContent`)
+		return p.js("LLM of "+id, `document.querySelector("#agent-`+id+` td.llm code").textContent`)
 	}
-	step("open the agents list", chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)), chromedp.WaitVisible(chromedp.ID("agents")))
+	p.step("open the agents list", chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)), chromedp.WaitVisible(chromedp.ID("agents")))
 	if got, got2 := llm(a), llm(b); got != "openai / gpt-4o-mini" || got2 != "openai / gpt-4.1" {
 		t.Fatalf("before: A uses %q, B %q", got, got2)
 	}
 
 	// Change the workspace's default model on the Settings page.
-	step("change the default model",
+	p.step("change the default model",
 		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/settings"]`)),
 		chromedp.WaitVisible(chromedp.ID("settings-form")),
 		chromedp.SetValue(chromedp.ID("llm-model"), "gpt-4o"),
@@ -582,20 +578,20 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 		chromedp.WaitVisible(chromedp.ID("llm-model-reset")),
 	)
-	if src := js("settings source", `document.getElementById("llm-model-source").textContent`); !strings.Contains(src, "Set for this workspace") {
+	if src := p.js("settings source", `document.getElementById("llm-model-source").textContent`); !strings.Contains(src, "Set for this workspace") {
 		t.Errorf("the setting says %q", src)
 	}
 
 	// A follows, B does not.
-	step("back to the agents list", chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)), chromedp.WaitVisible(chromedp.ID("agents")))
+	p.step("back to the agents list", chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/agents"]`)), chromedp.WaitVisible(chromedp.ID("agents")))
 	if got, got2 := llm(a), llm(b); got != "openai / gpt-4o" || got2 != "openai / gpt-4.1" {
 		t.Errorf("after: A uses %q (want gpt-4o), B %q (want gpt-4.1)", got, got2)
 	}
-	step("open B", chromedp.Click(chromedp.CSS(`#agent-`+b+` th a`)), chromedp.WaitVisible(chromedp.ID("agent-form")))
-	if v := get("B's model", chromedp.Value(chromedp.ID("llm-model"))); v != "gpt-4.1" {
+	p.step("open B", chromedp.Click(chromedp.CSS(`#agent-`+b+` th a`)), chromedp.WaitVisible(chromedp.ID("agent-form")))
+	if v := p.get("B's model", chromedp.Value(chromedp.ID("llm-model"))); v != "gpt-4.1" {
 		t.Errorf("B's editor shows model %q", v)
 	}
-	if src := js("B's source", `document.getElementById("llm-model-source").textContent`); !strings.Contains(src, "Overridden") || !strings.Contains(src, "gpt-4o") {
+	if src := p.js("B's source", `document.getElementById("llm-model-source").textContent`); !strings.Contains(src, "Overridden") || !strings.Contains(src, "gpt-4o") {
 		t.Errorf("B's model says %q", src)
 	}
 	if png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("agent-llm"))); err != nil {
@@ -603,11 +599,11 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 	} else {
 		saveBrowserScreenshot(t, "agent-editor-override.png", png)
 	}
-	step("open A", chromedp.Navigate(base+"/w/"+wsID+"/agents/"+a), chromedp.WaitVisible(chromedp.ID("agent-form")))
-	if v := get("A's model", chromedp.Value(chromedp.ID("llm-model"))); v != "gpt-4o" {
+	p.step("open A", chromedp.Navigate(base+"/w/"+wsID+"/agents/"+a), chromedp.WaitVisible(chromedp.ID("agent-form")))
+	if v := p.get("A's model", chromedp.Value(chromedp.ID("llm-model"))); v != "gpt-4o" {
 		t.Errorf("A's editor shows model %q", v)
 	}
-	if src := js("A's source", `document.getElementById("llm-model-source").textContent`); src != "Inherited from workspace: gpt-4o" {
+	if src := p.js("A's source", `document.getElementById("llm-model-source").textContent`); src != "Inherited from workspace: gpt-4o" {
 		t.Errorf("A's model says %q", src)
 	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -629,27 +625,9 @@ func TestBrowserContacts(t *testing.T) {
 	bctx := startChromium(t)
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
+	p := tab{t, ctx}
 
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-			t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, page)
-		}
-	}
-	get := func(what string, a chromedp.Action[string]) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return strings.TrimSpace(v)
-	}
-
-	step("sign up and create a workspace",
+	p.step("sign up and create a workspace",
 		chromedp.Navigate(base+"/signup"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
 		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
@@ -662,9 +640,9 @@ func TestBrowserContacts(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("workspace-id")),
 	)
-	wsID := get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
+	wsID := p.get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
 
-	step("add a contact through the form",
+	p.step("add a contact through the form",
 		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/contacts"]`)),
 		chromedp.WaitVisible(chromedp.ID("no-contacts")),
 		chromedp.Click(chromedp.ID("new-contact")),
@@ -676,19 +654,19 @@ func TestBrowserContacts(t *testing.T) {
 		chromedp.Click(chromedp.ID("save-contact")),
 		chromedp.WaitVisible(chromedp.ID("delete-contact")),
 	)
-	if got := get("title", chromedp.Text(chromedp.ID("contact-title"))); got != "Grace Hopper" {
+	if got := p.get("title", chromedp.Text(chromedp.ID("contact-title"))); got != "Grace Hopper" {
 		t.Fatalf("the contact page shows %q", got)
 	}
-	if phone := get("phone", chromedp.Value(chromedp.ID("phone"))); phone != "+14155550123" {
+	if phone := p.get("phone", chromedp.Value(chromedp.ID("phone"))); phone != "+14155550123" {
 		t.Errorf("the national number was stored as %q, want +14155550123", phone)
 	}
-	if tz := get("time zone", chromedp.Value(chromedp.ID("timezone"))); tz != "America/Los_Angeles" {
+	if tz := p.get("time zone", chromedp.Value(chromedp.ID("timezone"))); tz != "America/Los_Angeles" {
 		t.Errorf("time zone = %q, want the number's", tz)
 	}
-	contactURL := get("location", chromedp.Location())
+	contactURL := p.get("location", chromedp.Location())
 	contactURL, _, _ = strings.Cut(contactURL, "?")
 
-	step("another contact, so the search has something to leave out",
+	p.step("another contact, so the search has something to leave out",
 		chromedp.Navigate(base+"/w/"+wsID+"/contacts/new"),
 		chromedp.WaitVisible(chromedp.ID("contact-form")),
 		chromedp.SendKeys(chromedp.ID("phone"), "+44 20 7946 0958"),
@@ -697,7 +675,7 @@ func TestBrowserContacts(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("delete-contact")),
 	)
 
-	step("search by name",
+	p.step("search by name",
 		chromedp.Navigate(base+"/w/"+wsID+"/contacts"),
 		chromedp.WaitVisible(chromedp.ID("contacts")),
 		chromedp.SendKeys(chromedp.ID("name"), "grace"),
@@ -708,26 +686,26 @@ func TestBrowserContacts(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0] != "Grace Hopper" {
 		t.Fatalf("the search found %v (%v), want Grace Hopper only", rows, err)
 	}
-	if dnc := get("DNC cell", chromedp.Evaluate[string](`document.querySelectorAll("#contacts .badge-dnc").length + ""`)); dnc != "0" {
+	if dnc := p.get("DNC cell", chromedp.Evaluate[string](`document.querySelectorAll("#contacts .badge-dnc").length + ""`)); dnc != "0" {
 		t.Fatalf("a new contact shows as do-not-call")
 	}
 
-	step("mark it do-not-call",
+	p.step("mark it do-not-call",
 		chromedp.Click(chromedp.CSS(`#contacts tbody a`)),
 		chromedp.WaitVisible(chromedp.ID("contact-form")),
 		chromedp.Click(chromedp.ID("doNotCall")),
 		chromedp.Click(chromedp.ID("save-contact")),
 		chromedp.WaitVisible(chromedp.ID("dnc-badge")),
 	)
-	if loc := get("location", chromedp.Location()); loc != contactURL+"?notice=contact-saved" {
+	if loc := p.get("location", chromedp.Location()); loc != contactURL+"?notice=contact-saved" {
 		t.Errorf("after saving: %s", loc)
 	}
 
-	step("see the badge in the search",
+	p.step("see the badge in the search",
 		chromedp.Navigate(base+"/w/"+wsID+"/contacts?name=grace"),
 		chromedp.WaitVisible(chromedp.CSS(`#contacts .badge-dnc`)),
 	)
-	if badge := get("badge", chromedp.Text(chromedp.CSS(`#contacts .badge-dnc`))); badge != "Do not call" {
+	if badge := p.get("badge", chromedp.Text(chromedp.CSS(`#contacts .badge-dnc`))); badge != "Do not call" {
 		t.Errorf("badge = %q", badge)
 	}
 	styled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector("#contacts .badge-dnc")).borderTopStyle !== "none"`))
@@ -756,11 +734,11 @@ func TestBrowserContacts(t *testing.T) {
 	}
 
 	// The do-not-call page lists the number.
-	step("open the do-not-call page",
+	p.step("open the do-not-call page",
 		chromedp.Click(chromedp.CSS(`nav.sub-nav a[href="/w/`+wsID+`/dnc"]`)),
 		chromedp.WaitVisible(chromedp.ID("dnc-entries")),
 	)
-	if n := get("DNC entries", chromedp.Text(chromedp.CSS(`#dnc-entries tbody th`))); n != "+14155550123" {
+	if n := p.get("DNC entries", chromedp.Text(chromedp.CSS(`#dnc-entries tbody th`))); n != "+14155550123" {
 		t.Errorf("the do-not-call list shows %q", n)
 	}
 }
