@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parleyhq/parley/internal/billing"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/authz"
 	"github.com/parleyhq/parley/internal/platform/db"
@@ -97,9 +98,13 @@ func workspacesCommand(getenv func(string) string, stdout, stderr io.Writer) *co
 			if err != nil {
 				return err
 			}
+			bal, err := billing.NewService(d, time.Now).Balance(ctx, w.ID)
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "Workspace ID:\t%s\nName:\t%s\nSlug:\t%s\nTimezone:\t%s\nCreated:\t%s\nOwner:\t%s <%s>\nMembers:\t%d\n",
-				w.ID, w.Name, w.Slug, w.Timezone, w.CreatedAt.Format(time.RFC3339), w.Owner.Name, w.Owner.Email, len(w.Members))
+			fmt.Fprintf(tw, "Workspace ID:\t%s\nName:\t%s\nSlug:\t%s\nTimezone:\t%s\nCreated:\t%s\nOwner:\t%s <%s>\nBalance:\t%s credits available, %s held\nMembers:\t%d\n",
+				w.ID, w.Name, w.Slug, w.Timezone, w.CreatedAt.Format(time.RFC3339), w.Owner.Name, w.Owner.Email, bal.Available, bal.Held, len(w.Members))
 			for _, m := range w.Members {
 				fmt.Fprintf(tw, "  %s\t%s <%s>\t%s\tjoined %s\n", m.UserID, m.Name, m.Email, m.Role, m.JoinedAt.Format(time.RFC3339))
 			}

@@ -111,8 +111,12 @@ func TestCLI(t *testing.T) {
 		if err != nil || !strings.Contains(out, wsID) || !strings.Contains(out, "Support Desk") {
 			t.Fatalf("workspaces list: %q %v", out, err)
 		}
+		if out, err := run(t, env, append([]string{"credits", "grant", "--workspace", wsID, "--amount", "2.5", "--reason", "support goodwill"}, dd...)...); err != nil {
+			t.Fatalf("credits grant: %q %v", out, err)
+		}
 		out, err = run(t, env, append([]string{"workspaces", "show", wsID}, dd...)...)
-		if err != nil || !strings.Contains(out, "Owner:") || !strings.Contains(out, "ops@example.com") || !strings.Contains(out, "owner") {
+		if err != nil || !strings.Contains(out, "Owner:") || !strings.Contains(out, "ops@example.com") || !strings.Contains(out, "owner") ||
+			!strings.Contains(out, "Balance:") || !strings.Contains(out, "2.5 credits available, 0 held") {
 			t.Fatalf("workspaces show: %q %v", out, err)
 		}
 		if _, err := run(t, env, append([]string{"workspaces", "show", "ws_01jq3v5x8kf9r1t6m2c4d7e8gh"}, dd...)...); err == nil {
