@@ -152,6 +152,26 @@ func (b tab) js(what, expr string) string {
 	return strings.Join(strings.Fields(v), " ")
 }
 
+// signUpWithWorkspace signs Ada up from the sign-up page, creates "Acme Support" and returns its
+// ID as the Overview shows it.
+func (b tab) signUpWithWorkspace(base string) string {
+	b.t.Helper()
+	b.step("sign up and create a workspace",
+		chromedp.Navigate(base+"/signup"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
+		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"),
+		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("timezone")),
+		chromedp.SendKeys(chromedp.ID("name"), "Acme Support"),
+		chromedp.SetValue(chromedp.ID("timezone"), "UTC"),
+		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("workspace-id")),
+	)
+	return b.get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
+}
+
 func TestBrowserSignupToOverview(t *testing.T) {
 	s, base := newBrowserTestServer(t)
 	bctx := startChromium(t)
@@ -512,20 +532,7 @@ func TestBrowserAgentsInheritWorkspaceDefaults(t *testing.T) {
 	defer cancel()
 	p := tab{t, ctx}
 
-	p.step("sign up",
-		chromedp.Navigate(base+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
-		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
-		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
-		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"),
-		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("timezone")),
-		chromedp.SendKeys(chromedp.ID("name"), "Acme Support"),
-		chromedp.SetValue(chromedp.ID("timezone"), "UTC"),
-		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("workspace-id")),
-	)
-	wsID := p.get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
+	wsID := p.signUpWithWorkspace(base)
 
 	// newAgent creates an agent from the editor; override, if not "", is the LLM model it sets.
 	newAgent := func(name, override string) string {
@@ -627,20 +634,7 @@ func TestBrowserContacts(t *testing.T) {
 	defer cancel()
 	p := tab{t, ctx}
 
-	p.step("sign up and create a workspace",
-		chromedp.Navigate(base+"/signup"),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
-		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
-		chromedp.SendKeys(chromedp.ID("email"), "ada@example.com"),
-		chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"),
-		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("timezone")),
-		chromedp.SendKeys(chromedp.ID("name"), "Acme Support"),
-		chromedp.SetValue(chromedp.ID("timezone"), "UTC"),
-		chromedp.Click(chromedp.CSS(`form[action="/workspaces"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("workspace-id")),
-	)
-	wsID := p.get("workspace ID", chromedp.Text(chromedp.ID("workspace-id")))
+	wsID := p.signUpWithWorkspace(base)
 
 	p.step("add a contact through the form",
 		chromedp.Click(chromedp.CSS(`nav.section-nav a[href="/w/`+wsID+`/contacts"]`)),

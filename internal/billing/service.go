@@ -237,14 +237,7 @@ func (s *Service) Ledger(ctx context.Context, wsID, cursor string, limit int) (p
 	if _, err := authz.Require(ctx, wsID, authz.BillingView); err != nil {
 		return page.Page[LedgerEntry]{}, err
 	}
-	limit = page.Limit(limit)
-	before, err := page.Decode(cursor)
-	if err != nil {
-		return page.Page[LedgerEntry]{}, err
-	}
-	rows, err := s.st.list(ctx, s.db.Read, wsID, before, limit+1)
-	if err != nil {
-		return page.Page[LedgerEntry]{}, err
-	}
-	return page.Of(rows, limit, func(t LedgerEntry) string { return t.ID }), nil
+	return page.Fetch(cursor, limit, func(before string, n int) ([]LedgerEntry, error) {
+		return s.st.list(ctx, s.db.Read, wsID, before, n)
+	}, func(t LedgerEntry) string { return t.ID })
 }

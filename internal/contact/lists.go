@@ -71,16 +71,9 @@ func (s *Service) ListLists(ctx context.Context, wsID, cursor string, limit int)
 	if _, err := authz.Require(ctx, wsID, authz.ContactsRead); err != nil {
 		return page.Page[List]{}, err
 	}
-	limit = page.Limit(limit)
-	before, err := page.Decode(cursor)
-	if err != nil {
-		return page.Page[List]{}, err
-	}
-	rows, err := s.st.lists(ctx, s.db.Read, wsID, before, limit+1)
-	if err != nil {
-		return page.Page[List]{}, err
-	}
-	return page.Of(rows, limit, func(l List) string { return l.ID }), nil
+	return page.Fetch(cursor, limit, func(before string, n int) ([]List, error) {
+		return s.st.lists(ctx, s.db.Read, wsID, before, n)
+	}, func(l List) string { return l.ID })
 }
 
 // RenameList renames one of the workspace's lists (owner, admin; contacts:write). Errors:

@@ -369,19 +369,12 @@ func (s *Service) ListMessages(ctx context.Context, wsID, endpointID, cursor str
 	if _, err := authz.Require(ctx, wsID, authz.WebhooksRead); err != nil {
 		return page.Page[Message]{}, err
 	}
-	limit = page.Limit(limit)
-	before, err := page.Decode(cursor)
-	if err != nil {
-		return page.Page[Message]{}, err
-	}
 	if _, err := s.get(ctx, s.db.Read, wsID, endpointID); err != nil {
 		return page.Page[Message]{}, err
 	}
-	rows, err := s.st.listMessages(ctx, s.db.Read, wsID, endpointID, before, limit+1)
-	if err != nil {
-		return page.Page[Message]{}, err
-	}
-	return page.Of(rows, limit, func(m Message) string { return m.ID }), nil
+	return page.Fetch(cursor, limit, func(before string, n int) ([]Message, error) {
+		return s.st.listMessages(ctx, s.db.Read, wsID, endpointID, before, n)
+	}, func(m Message) string { return m.ID })
 }
 
 // ListAttempts returns the endpoint's delivery attempts, newest first (owner, admin;
@@ -390,19 +383,12 @@ func (s *Service) ListAttempts(ctx context.Context, wsID, endpointID, cursor str
 	if _, err := authz.Require(ctx, wsID, authz.WebhooksRead); err != nil {
 		return page.Page[Attempt]{}, err
 	}
-	limit = page.Limit(limit)
-	before, err := page.Decode(cursor)
-	if err != nil {
-		return page.Page[Attempt]{}, err
-	}
 	if _, err := s.get(ctx, s.db.Read, wsID, endpointID); err != nil {
 		return page.Page[Attempt]{}, err
 	}
-	rows, err := s.st.listAttempts(ctx, s.db.Read, wsID, endpointID, before, limit+1)
-	if err != nil {
-		return page.Page[Attempt]{}, err
-	}
-	return page.Of(rows, limit, func(a Attempt) string { return a.ID }), nil
+	return page.Fetch(cursor, limit, func(before string, n int) ([]Attempt, error) {
+		return s.st.listAttempts(ctx, s.db.Read, wsID, endpointID, before, n)
+	}, func(a Attempt) string { return a.ID })
 }
 
 // Retry sends a message again now, whatever its status, with the same webhook-id (owner, admin;

@@ -125,16 +125,9 @@ func (s *Service) ListInvitations(ctx context.Context, wsID, cursor string, limi
 	if _, err := authz.Require(ctx, wsID, authz.MembersManage); err != nil {
 		return page.Page[Invitation]{}, err
 	}
-	limit = page.Limit(limit)
-	before, err := page.Decode(cursor)
-	if err != nil {
-		return page.Page[Invitation]{}, err
-	}
-	rows, err := s.st.listPendingInvitations(ctx, s.db.Read, wsID, s.now(), before, limit+1)
-	if err != nil {
-		return page.Page[Invitation]{}, err
-	}
-	return page.Of(rows, limit, func(i Invitation) string { return i.ID }), nil
+	return page.Fetch(cursor, limit, func(before string, n int) ([]Invitation, error) {
+		return s.st.listPendingInvitations(ctx, s.db.Read, wsID, s.now(), before, n)
+	}, func(i Invitation) string { return i.ID })
 }
 
 // ResendInvitation mails a pending invitation again with a new link valid for 7 days; the old link

@@ -184,16 +184,9 @@ func (s *Service) List(ctx context.Context, cursor string, limit int) (page.Page
 	if p.Kind != authz.KindUser {
 		return page.Page[Membership]{}, authz.ErrUnauthenticated
 	}
-	limit = page.Limit(limit)
-	before, err := page.Decode(cursor)
-	if err != nil {
-		return page.Page[Membership]{}, err
-	}
-	rows, err := s.st.listForUser(ctx, s.db.Read, p.UserID, before, limit+1)
-	if err != nil {
-		return page.Page[Membership]{}, err
-	}
-	return page.Of(rows, limit, func(m Membership) string { return m.ID }), nil
+	return page.Fetch(cursor, limit, func(before string, n int) ([]Membership, error) {
+		return s.st.listForUser(ctx, s.db.Read, p.UserID, before, n)
+	}, func(m Membership) string { return m.ID })
 }
 
 // UpdateInput is a partial update; nil fields stay as they are.

@@ -90,14 +90,7 @@ func (r *Reader) Read(ctx context.Context, workspaceID string, f Filter, cursor 
 	if _, err := authz.Require(ctx, workspaceID, authz.AuditRead); err != nil {
 		return page.Page[Entry]{}, err
 	}
-	limit = page.Limit(limit)
-	before, err := page.Decode(cursor)
-	if err != nil {
-		return page.Page[Entry]{}, err
-	}
-	rows, err := Search(ctx, r.DB.Read, workspaceID, f, before, limit+1)
-	if err != nil {
-		return page.Page[Entry]{}, err
-	}
-	return page.Of(rows, limit, func(e Entry) string { return e.ID }), nil
+	return page.Fetch(cursor, limit, func(before string, n int) ([]Entry, error) {
+		return Search(ctx, r.DB.Read, workspaceID, f, before, n)
+	}, func(e Entry) string { return e.ID })
 }

@@ -56,3 +56,18 @@ func Of[T any](rows []T, limit int, key func(T) string) Page[T] {
 	}
 	return p
 }
+
+// Fetch reads one page: it clamps limit, decodes cursor, asks fetch for up to limit+1 rows older
+// than the cursor's ID, and builds the page.
+func Fetch[T any](cursor string, limit int, fetch func(beforeID string, n int) ([]T, error), key func(T) string) (Page[T], error) {
+	limit = Limit(limit)
+	before, err := Decode(cursor)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	rows, err := fetch(before, limit+1)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	return Of(rows, limit, key), nil
+}
