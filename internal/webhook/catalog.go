@@ -38,8 +38,9 @@ var (
 	exAgent = obj("id", "agent_01jdq6c2v1f6m8t7x0k9w3e4r8", "workspaceId", "ws_01jdq6c2v1f6m8t7x0k9w3e4r5", "name", "Front desk",
 		"version", 1, "createdBy", "user_01jdq6c2v1f6m8t7x0k9w3e4r6", "createdAt", exampleTime, "updatedAt", exampleTime)
 	exCampaign = obj("campaignId", "camp_01jdq6c2v1f6m8t7x0k9w3e4r9", "agentId", "agent_01jdq6c2v1f6m8t7x0k9w3e4r8", "name", "November renewals", "status", "running")
-	exCall     = obj("callId", "call_01jdq6c2v1f6m8t7x0k9w3e4ra", "agentId", "agent_01jdq6c2v1f6m8t7x0k9w3e4r8", "direction", "outbound",
-		"from", "+14155550100", "to", "+14155550123", "status", "completed")
+	exCall     = obj("callId", "call_01jdq6c2v1f6m8t7x0k9w3e4ra", "id", "call_01jdq6c2v1f6m8t7x0k9w3e4ra", "workspaceId", "ws_01jdq6c2v1f6m8t7x0k9w3e4r0",
+		"agentId", "agent_01jdq6c2v1f6m8t7x0k9w3e4r8", "direction", "outbound", "provider", "sim", "from", "+14155550100", "to", "+14155550123",
+		"status", "completed", "durationSeconds", 0, "cost", "0", "costMicros", 0, "variables", obj(), "metadata", obj(), "queuedAt", exampleTime)
 	exCredits = obj("balanceMicros", 12500000, "currency", "credits")
 )
 
@@ -73,21 +74,21 @@ var catalog = []EventType{
 		Example: obj("agent", with(exAgent, "version", 2), "changes", []any{"name"})},
 	{Type: "agent.deleted", Available: true, Description: "An agent was deleted.",
 		Example: obj("id", "agent_01jdq6c2v1f6m8t7x0k9w3e4r8", "name", "Front desk", "version", 2)},
-	{Type: "contact_import.completed", Description: "A CSV import of contacts finished.",
+	{Type: "contact_import.completed", Available: true, Description: "A CSV import of contacts finished.",
 		Example: obj("importId", "imp_01jdq6c2v1f6m8t7x0k9w3e4rc", "created", 120, "updated", 3, "skipped", 1)},
-	{Type: "campaign.started", Description: "A campaign started dialing.", Example: exCampaign},
-	{Type: "campaign.paused", Description: "A campaign was paused.", Example: with(exCampaign, "status", "paused")},
-	{Type: "campaign.resumed", Description: "A paused campaign resumed.", Example: exCampaign},
-	{Type: "campaign.completed", Description: "A campaign called every contact it could.", Example: with(exCampaign, "status", "completed")},
-	{Type: "call.queued", Description: "A call was created and waits for a line.", Example: with(exCall, "status", "queued")},
-	{Type: "call.ringing", Description: "The callee's phone is ringing.", Example: with(exCall, "status", "ringing")},
-	{Type: "call.started", Description: "The call was answered and the agent is talking.", Example: with(exCall, "status", "in_progress")},
-	{Type: "call.completed", Description: "The call ended normally.", Example: with(exCall, "durationSeconds", 184, "costMicros", 420000)},
-	{Type: "call.failed", Description: "The call could not be placed or was not answered.", Example: with(exCall, "status", "failed", "reason", "no_answer")},
-	{Type: "credits.added", Description: "Credits were added to the workspace.", Example: with(exCredits, "amountMicros", 10000000)},
-	{Type: "credits.low", Description: "The balance fell below the workspace's low-balance threshold.", Example: with(exCredits, "thresholdMicros", 15000000)},
-	{Type: "credits.depleted", Description: "The balance reached zero: new calls are refused.", Example: with(exCredits, "balanceMicros", 0)},
-	{Type: "webhook.endpoint_disabled", Available: true, Description: "A webhook endpoint was disabled by Parley (it answered 410 Gone).",
+	{Type: "campaign.started", Available: true, Description: "A campaign started dialing.", Example: exCampaign},
+	{Type: "campaign.paused", Available: true, Description: "A campaign was paused.", Example: with(exCampaign, "status", "paused")},
+	{Type: "campaign.resumed", Available: true, Description: "A paused campaign resumed.", Example: exCampaign},
+	{Type: "campaign.completed", Available: true, Description: "A campaign called every contact it could.", Example: with(exCampaign, "status", "completed")},
+	{Type: "call.queued", Available: true, Description: "A call was created and waits for a line.", Example: with(exCall, "status", "queued")},
+	{Type: "call.ringing", Available: true, Description: "The callee's phone is ringing.", Example: with(exCall, "status", "ringing")},
+	{Type: "call.started", Available: true, Description: "The call was answered and the agent is talking.", Example: with(exCall, "status", "in_progress")},
+	{Type: "call.completed", Available: true, Description: "The call was answered and ended (status completed, or voicemail when a machine answered).", Example: with(exCall, "durationSeconds", 184, "costMicros", 420000)},
+	{Type: "call.failed", Available: true, Description: "The call ended without being answered: busy, no_answer, failed or canceled (see status and endReason).", Example: with(exCall, "status", "no_answer", "endReason", "no answer")},
+	{Type: "credits.added", Available: true, Description: "Credits were added to the workspace.", Example: with(exCredits, "amountMicros", 10000000)},
+	{Type: "credits.low", Available: true, Description: "The balance fell below the workspace's low-balance threshold.", Example: with(exCredits, "thresholdMicros", 15000000)},
+	{Type: "credits.depleted", Available: true, Description: "The balance reached zero: new calls are refused.", Example: with(exCredits, "balanceMicros", 0)},
+	{Type: "webhook.endpoint_disabled", Available: true, Description: "A webhook endpoint was disabled by Parley: it answered 410 Gone, or every delivery to it failed for 5 days.",
 		Example: obj("endpointId", "whep_01jdq6c2v1f6m8t7x0k9w3e4rd", "url", "https://hooks.example.com/parley", "reason", "the endpoint answered 410 Gone")},
 	{Type: "ping", Available: true, Description: "A test event, sent only by POST …/webhooks/{endpointId}/test to that endpoint.",
 		Example: obj("endpointId", "whep_01jdq6c2v1f6m8t7x0k9w3e4rd", "message", "Hello from Parley")},

@@ -11,13 +11,17 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"code.dny.dev/ssrf"
 	"github.com/riverqueue/river"
 
+	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/events"
 	"github.com/parleyhq/parley/internal/platform/id"
+	"github.com/parleyhq/parley/internal/platform/mail"
 )
 
 // Delivery limits.
@@ -35,6 +39,15 @@ const (
 // RetrySchedule is the delay before each retry after a failed attempt: the first attempt is
 // immediate, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (8 attempts over about 27.6 h).
 var RetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+// Failure handling.
+const (
+	// DisableAfter is how long an endpoint may fail continuously (every attempt, however many)
+	// before Parley disables it.
+	DisableAfter = 5 * 24 * time.Hour
+	// MaxRetryAfter bounds how long a Retry-After header can postpone the next attempt.
+	MaxRetryAfter = time.Hour
+)
 
 // DeliverArgs is the job that delivers one message (one attempt per run; River retries it).
 type DeliverArgs struct {
@@ -75,17 +88,49 @@ type Worker struct {
 	Client *http.Client
 	// Clock gives the webhook-timestamp of attempts (time.Now when nil).
 	Clock func() time.Time
+	// retryAfter passes a Retry-After from Work to NextRetry, which River calls right after Work
+	// returns, in the same process (job ID → time.Duration).
+	retryAfter sync.Map
 }
 
-// NextRetry follows RetrySchedule, with ±10 % jitter.
+// NextRetry follows RetrySchedule, with ±10 % jitter; when the endpoint answered 429 or 503 with
+// a Retry-After, the retry waits that long if it is longer than the schedule's delay, up to
+// MaxRetryAfter (see retryDelay).
 func (w *Worker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
-	i := max(job.Attempt-1, 0)
-	if i >= len(RetrySchedule) {
-		i = len(RetrySchedule) - 1
+	var after time.Duration
+	if v, ok := w.retryAfter.LoadAndDelete(job.ID); ok {
+		after = v.(time.Duration)
 	}
+	return time.Now().Add(retryDelay(job.Attempt, after, rand.Float64()))
+}
+
+// retryDelay is the wait after failed attempt number attempt (1-based): RetrySchedule's delay with
+// ±10 % jitter (r in [0, 1) picks it), or retryAfter when that is longer, capped at MaxRetryAfter
+// (never shorter than the schedule's delay).
+func retryDelay(attempt int, retryAfter time.Duration, r float64) time.Duration {
+	i := min(max(attempt-1, 0), len(RetrySchedule)-1)
 	d := RetrySchedule[i]
-	jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
-	return time.Now().Add(d + jitter)
+	d += time.Duration((r*0.2 - 0.1) * float64(d))
+	return max(d, min(retryAfter, MaxRetryAfter))
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date; 0 when absent or
+// unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // Timeout leaves room for the request and the bookkeeping.
@@ -101,18 +146,14 @@ var errPermanent = errors.New("webhook: permanent failure")
 func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	s := w.Svc
 	a := job.Args
-	r, err := s.st.getEndpointOfMessage(ctx, s.db.Read, a.WorkspaceID, a.MessageID)
+	m, r, err := s.st.getMessageAndEndpoint(ctx, s.db.Read, a.WorkspaceID, a.MessageID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil // the endpoint (and its messages) was deleted
+		return nil // the endpoint (and its messages) was deleted, or the message pruned
 	}
 	if err != nil {
 		return err
 	}
-	m, err := s.st.getMessage(ctx, s.db.Read, a.WorkspaceID, r.ID, a.MessageID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
+	if err := s.openHeaders(&r); err != nil {
 		return err
 	}
 	if !r.Enabled && !(a.Manual && m.EventType == "ping") {
@@ -144,6 +185,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		status = MessagePending
 	}
 	gone := att.StatusCode == http.StatusGone
+	failed := sendErr != nil
 	now := s.now()
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.st.insertAttempt(ctx, tx, a.WorkspaceID, att); err != nil {
@@ -152,23 +194,58 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		if err := s.st.setMessage(ctx, tx, a.WorkspaceID, m.ID, status, true, now); err != nil {
 			return err
 		}
-		if !gone {
+		reason := ""
+		switch {
+		case gone:
+			reason = "the endpoint answered 410 Gone"
+		case failed || !r.failingSince.IsZero():
+			since, err := s.st.setFailing(ctx, tx, a.WorkspaceID, r.ID, failed, now)
+			if err != nil {
+				return err
+			}
+			if failed && r.Enabled && !since.IsZero() && now.Sub(since) >= DisableAfter {
+				reason = "every delivery failed for 5 days, since " + since.Format("2006-01-02 15:04 UTC")
+			}
+		}
+		if reason == "" {
 			return nil
 		}
-		reason := "the endpoint answered 410 Gone"
-		disabled, err := s.st.disableEndpoint(ctx, tx, a.WorkspaceID, r.ID, reason, now)
-		if err != nil || !disabled {
-			return err
-		}
-		_, err = events.Publish(ctx, tx, events.Event{WorkspaceID: a.WorkspaceID, Type: "webhook.endpoint_disabled", CreatedAt: now,
-			Data: map[string]any{"endpointId": r.ID, "url": r.URL, "reason": reason}})
-		return err
+		return s.disable(ctx, tx, r, reason, now)
 	})
 	if err != nil {
 		return err
 	}
 	if sendErr != nil && !errors.Is(sendErr, errPermanent) {
+		if att.RetryAfter > 0 && job.Attempt < job.MaxAttempts {
+			w.retryAfter.Store(job.ID, att.RetryAfter)
+		}
 		return sendErr
+	}
+	return nil
+}
+
+// disable turns the endpoint off for reason, publishes webhook.endpoint_disabled and mails the
+// workspace's owner and admins, in tx; nothing when it was disabled already.
+func (s *Service) disable(ctx context.Context, tx *sql.Tx, r endpointRow, reason string, now time.Time) error {
+	disabled, err := s.st.disableEndpoint(ctx, tx, r.WorkspaceID, r.ID, reason, now)
+	if err != nil || !disabled {
+		return err
+	}
+	if _, err := events.Publish(ctx, tx, events.Event{WorkspaceID: r.WorkspaceID, Type: "webhook.endpoint_disabled", CreatedAt: now,
+		Data: map[string]any{"endpointId": r.ID, "url": r.URL, "reason": reason}}); err != nil {
+		return err
+	}
+	to, err := s.st.adminEmails(ctx, tx, r.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	body := "Parley disabled the webhook endpoint " + r.URL + " (" + r.ID + ") of workspace " + r.WorkspaceID + ":\n" + reason + ".\n\n" +
+		"Nothing is sent to it any more. When the receiver works again, enable the endpoint in the dashboard (Webhooks) or with\n" +
+		"PATCH /v1/workspaces/" + r.WorkspaceID + "/webhooks/" + r.ID + " {\"enabled\": true}, then replay what it missed.\n"
+	for _, addr := range to {
+		if _, err := mail.Enqueue(ctx, tx, now, addr, "Webhook endpoint disabled: "+truncate(r.URL, 80), body); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -218,6 +295,9 @@ func (w *Worker) send(ctx context.Context, r endpointRow, m Message, at time.Tim
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // let the connection be reused
 	att.StatusCode = res.StatusCode
 	att.Response = string(bytes.ToValidUTF8(resp, []byte("\uFFFD")))
+	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
+		att.RetryAfter = parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
+	}
 	switch {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 		return nil
@@ -237,4 +317,60 @@ func describe(err error) string {
 		return "refused: " + err.Error() + " (Parley only delivers to public addresses)"
 	}
 	return err.Error()
+}
+
+// DefaultRetention is how long messages and attempts are kept.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// PruneArgs is the periodic job that deletes old messages and attempts.
+type PruneArgs struct{}
+
+// Kind is the stable job kind.
+func (PruneArgs) Kind() string { return "webhook.prune" }
+
+// PruneWorker deletes attempts, and messages no longer pending, older than Retention.
+type PruneWorker struct {
+	river.WorkerDefaults[PruneArgs]
+	Svc *Service
+	// Retention is how long they are kept (DefaultRetention when zero).
+	Retention time.Duration
+}
+
+// Work prunes in batches until nothing is left to prune.
+func (w *PruneWorker) Work(ctx context.Context, _ *river.Job[PruneArgs]) error {
+	_, _, err := w.Svc.Prune(ctx, w.Retention)
+	return err
+}
+
+// Prune deletes the attempts, and the messages that are no longer pending, created more than
+// retention ago (DefaultRetention when ≤ 0), in batches, and returns how many of each it deleted.
+// It is the retention job's (every workspace), not a workspace's request.
+func (s *Service) Prune(ctx context.Context, retention time.Duration) (attempts, messages int64, err error) {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	cutoff := s.now().Add(-retention)
+	for _, step := range []struct {
+		n  *int64
+		fn func(context.Context, db.Querier, time.Time) (int64, error)
+	}{{&attempts, s.st.pruneAttempts}, {&messages, s.st.pruneMessages}} {
+		for {
+			var k int64
+			if err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) { k, err = step.fn(ctx, tx, cutoff); return err }); err != nil {
+				return attempts, messages, err
+			}
+			*step.n += k
+			if k < pruneBatch {
+				break
+			}
+		}
+	}
+	return attempts, messages, nil
+}
+
+// PeriodicPrune is the schedule of the retention job.
+func PeriodicPrune(every time.Duration) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return PruneArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+	}, &river.PeriodicJobOpts{RunOnStart: true})
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/events"
 	"github.com/parleyhq/parley/internal/platform/id"
 )
@@ -16,16 +15,16 @@ import (
 const (
 	// DefaultInterval is the time between two passes over the outbox when the last one found
 	// nothing to do.
-	DefaultInterval = 200 * time.Millisecond
-	// Settle is how old an event must be before the dispatcher fans it out on PostgreSQL, where
-	// a transaction may commit after another one with a later event ID.
-	Settle = 2 * time.Second
-	// batchSize is the number of events a pass reads.
+	DefaultInterval = 50 * time.Millisecond
+	// batchSize is the number of events a pass claims.
 	batchSize = 200
 )
 
-// Dispatcher fans the events outbox out to endpoints: for each committed event, in ID order, one
-// message per matching endpoint and its delivery job, in the transaction that advances the cursor.
+// Dispatcher fans the outbox out to endpoints: it claims queued events (webhook_outbox, filled by
+// a trigger in the transaction of each event), and in one transaction makes one message per
+// matching endpoint, enqueues its delivery job and deletes the events from the queue. Any number
+// of dispatchers may run on one database: on PostgreSQL each claims different rows
+// (FOR UPDATE SKIP LOCKED); on SQLite the single writer runs their passes one after another.
 type Dispatcher struct {
 	Svc    *Service
 	Logger *slog.Logger
@@ -33,11 +32,17 @@ type Dispatcher struct {
 	Interval time.Duration
 }
 
-// Run makes passes until ctx ends.
+// Run seals any endpoint headers stored in clear by an older version, then makes passes until
+// ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
 	interval := d.Interval
 	if interval <= 0 {
 		interval = DefaultInterval
+	}
+	if n, err := d.Svc.SealLegacyHeaders(ctx); err != nil && ctx.Err() == nil && d.Logger != nil {
+		d.Logger.Warn("webhook: seal stored headers", "err", err)
+	} else if n > 0 && d.Logger != nil {
+		d.Logger.Info("webhook: sealed the custom headers of endpoints saved in clear", "endpoints", n)
 	}
 	for {
 		n, err := d.Pass(ctx)
@@ -61,58 +66,27 @@ type outboxEvent struct {
 	createdAt                     time.Time
 }
 
-// Pass fans out the events after the cursor (at most batchSize) and returns how many it read.
+// Pass claims up to batchSize queued events, fans them out and returns how many it claimed.
 func (d *Dispatcher) Pass(ctx context.Context) (int, error) {
 	s := d.Svc
 	// A cheap look on the read pool first, so an idle outbox takes no write transaction.
 	var pending int
-	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM events
-WHERE id > (SELECT last_event_id FROM webhook_dispatch WHERE id = 1) LIMIT 1) p`).Scan(&pending); err != nil || pending == 0 {
+	if err := s.db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_outbox LIMIT 1) p`).Scan(&pending); err != nil || pending == 0 {
 		return 0, err
 	}
 	n := 0
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		lock := ""
-		if s.db.Dialect == db.Postgres {
-			lock = " FOR UPDATE"
-		}
-		var cursor string
-		if err := tx.QueryRowContext(ctx, `SELECT last_event_id FROM webhook_dispatch WHERE id = 1`+lock).Scan(&cursor); err != nil {
+		evs, err := s.st.claimOutbox(ctx, tx, s.db.Dialect, batchSize)
+		n = len(evs)
+		if err != nil || n == 0 {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, workspace_id, type, payload, created_at FROM events
-WHERE id > $1 ORDER BY id LIMIT $2`, cursor, batchSize)
-		if err != nil {
-			return err
-		}
-		var evs []outboxEvent
-		for rows.Next() {
-			var e outboxEvent
-			var ws sql.NullString
-			if err := rows.Scan(&e.id, &ws, &e.typ, &e.payload, (*db.Time)(&e.createdAt)); err != nil {
-				rows.Close()
-				return err
-			}
-			e.workspaceID = ws.String
-			evs = append(evs, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		settled := time.Now().Add(-Settle)
 		endpoints := map[string][]endpointRow{}
-		last := cursor
+		ids := make([]string, 0, n)
+		var msgs []Message
+		var jobs []DeliverArgs
 		for _, e := range evs {
-			if s.db.Dialect == db.Postgres && e.createdAt.After(settled) {
-				break // younger events wait: an older ID may still commit
-			}
-			n++
-			last = e.id
-			if e.workspaceID == "" || e.typ == "ping" {
-				continue
-			}
+			ids = append(ids, e.id)
 			eps, ok := endpoints[e.workspaceID]
 			if !ok {
 				if eps, err = s.st.enabledEndpoints(ctx, tx, e.workspaceID); err != nil {
@@ -126,7 +100,7 @@ WHERE id > $1 ORDER BY id LIMIT $2`, cursor, batchSize)
 			agent := agentOf(e.typ, e.payload)
 			var body []byte
 			for _, ep := range eps {
-				if e.createdAt.Before(ep.CreatedAt) || !ep.receives(e.typ, agent) {
+				if e.createdAt.Before(ep.CreatedAt) || !receives(ep.Endpoint, e.typ, agent) {
 					continue
 				}
 				if body == nil {
@@ -136,21 +110,22 @@ WHERE id > $1 ORDER BY id LIMIT $2`, cursor, batchSize)
 				}
 				m := Message{ID: id.New(id.Message), EndpointID: ep.ID, EventID: e.id, EventType: e.typ, Status: MessagePending,
 					CreatedAt: s.now(), payload: string(body), workspaceID: e.workspaceID}
-				if err := s.st.insertMessage(ctx, tx, m); err != nil {
-					return err
-				}
-				if err := s.enqueue(ctx, tx, e.workspaceID, m.ID, false); err != nil {
-					return err
-				}
+				msgs = append(msgs, m)
+				jobs = append(jobs, DeliverArgs{WorkspaceID: e.workspaceID, MessageID: m.ID})
 			}
 		}
-		if last == cursor {
-			return nil
+		if err := s.st.insertMessages(ctx, tx, msgs); err != nil {
+			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_dispatch SET last_event_id = $1 WHERE id = 1`, last)
-		return err
+		if err := s.enqueueMany(ctx, tx, jobs); err != nil {
+			return err
+		}
+		return s.st.deleteOutbox(ctx, tx, ids)
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // agentOf is the agent an event is about: data.agentId, or data.id / data.agent.id for agent.*

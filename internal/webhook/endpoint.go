@@ -55,8 +55,9 @@ type CreatedEndpoint struct {
 }
 
 // receives reports whether the endpoint takes an event of type t about agentID ("" when the event
-// is about no agent).
-func (e Endpoint) receives(t, agentID string) bool {
+// is about no agent). (A function, not a method: huma embeds Endpoint in generated response types,
+// and reflect cannot embed a type that has methods after the first field.)
+func receives(e Endpoint, t, agentID string) bool {
 	if !e.Enabled || t == "ping" {
 		return false
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"time"
 
 	"github.com/parleyhq/parley/internal/platform/page"
 )
@@ -204,6 +205,29 @@ func (h *HTTP) Test(ctx context.Context, in *EndpointPath) (*MessageOutput, erro
 		return nil, err
 	}
 	return &MessageOutput{Body: m}, nil
+}
+
+// ReplayRequest is POST /v1/workspaces/{workspaceId}/webhooks/{endpointId}/replay.
+type ReplayRequest struct {
+	EndpointPath
+	Body struct {
+		Since time.Time `json:"since" doc:"Re-send the messages created at or after this time (RFC 3339)."`
+		All   bool      `json:"all,omitempty" doc:"Re-send every message since then, not only the failed ones."`
+	}
+}
+
+// ReplayOutput is what a replay did.
+type ReplayOutput struct {
+	Body ReplayResult
+}
+
+// Replay handles POST /v1/workspaces/{workspaceId}/webhooks/{endpointId}/replay.
+func (h *HTTP) Replay(ctx context.Context, in *ReplayRequest) (*ReplayOutput, error) {
+	res, err := h.Svc.Replay(ctx, in.WorkspaceID, in.EndpointID, ReplayInput{Since: in.Body.Since, All: in.Body.All})
+	if err != nil {
+		return nil, err
+	}
+	return &ReplayOutput{Body: res}, nil
 }
 
 // EventTypesOutput is the event catalog.

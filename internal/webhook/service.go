@@ -3,9 +3,11 @@ package webhook
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -66,6 +68,66 @@ func (s *Service) seal(r *endpointRow, plain string) error {
 	}
 	r.secret = sealed
 	return nil
+}
+
+// sealHeaders seals the endpoint's custom headers (they often carry the receiver's credentials)
+// into headersText, bound to the endpoint's row and column.
+func (s *Service) sealHeaders(r *endpointRow) error {
+	h := r.Headers
+	if h == nil {
+		h = map[string]string{}
+	}
+	sealed, err := s.keys.Seal([]byte(jsonText(h)), secretAAD(r.WorkspaceID, r.ID, "headers"))
+	if err != nil {
+		return fmt.Errorf("webhook: seal headers: %w", err)
+	}
+	r.headersText = sealed
+	return nil
+}
+
+// openHeaders fills Headers from headersText: sealed, or JSON in clear for rows written before
+// headers were sealed (SealLegacyHeaders seals those).
+func (s *Service) openHeaders(r *endpointRow) error {
+	plain := []byte(r.headersText)
+	if !strings.HasPrefix(r.headersText, "{") {
+		var err error
+		if plain, err = s.keys.Open(r.headersText, secretAAD(r.WorkspaceID, r.ID, "headers")); err != nil {
+			return fmt.Errorf("webhook: open headers of %s: %w", r.ID, err)
+		}
+	}
+	if err := json.Unmarshal(plain, &r.Headers); err != nil {
+		return fmt.Errorf("webhook: headers of %s: %w", r.ID, err)
+	}
+	if r.Headers == nil {
+		r.Headers = map[string]string{}
+	}
+	return nil
+}
+
+// SealLegacyHeaders seals the custom headers of endpoints saved before headers were encrypted at
+// rest (they are read either way meanwhile) and returns how many it sealed. The dispatcher runs
+// it once when it starts; it is idempotent and safe on several replicas at once.
+func (s *Service) SealLegacyHeaders(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		rows, err := s.st.legacyHeaders(ctx, s.db.Read)
+		if err != nil || len(rows) == 0 {
+			return n, err
+		}
+		for _, r := range rows {
+			old := r.headersText
+			if err := s.openHeaders(&r); err != nil {
+				return n, err
+			}
+			if err := s.sealHeaders(&r); err != nil {
+				return n, err
+			}
+			if err := s.db.Tx(ctx, func(tx *sql.Tx) error { return s.st.setHeaders(ctx, tx, r.WorkspaceID, r.ID, old, r.headersText) }); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
 }
 
 // secrets returns the endpoint's signing secrets in clear: the current one, then the previous one
@@ -139,6 +201,9 @@ func (s *Service) Create(ctx context.Context, wsID string, in CreateInput) (Crea
 	if err := s.seal(&r, plain); err != nil {
 		return CreatedEndpoint{}, err
 	}
+	if err := s.sealHeaders(&r); err != nil {
+		return CreatedEndpoint{}, err
+	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.st.insertEndpoint(ctx, tx, r); err != nil {
 			return err
@@ -169,6 +234,9 @@ func (s *Service) List(ctx context.Context, wsID, cursor string, limit int) (pag
 	now := s.now()
 	out := make([]Endpoint, len(rows))
 	for i, r := range rows {
+		if err := s.openHeaders(&r); err != nil {
+			return page.Page[Endpoint]{}, err
+		}
 		out[i] = r.view(now)
 	}
 	return page.Of(out, limit, func(e Endpoint) string { return e.ID }), nil
@@ -179,7 +247,10 @@ func (s *Service) get(ctx context.Context, q db.Querier, wsID, endpointID string
 	if errors.Is(err, sql.ErrNoRows) {
 		return endpointRow{}, apierr.NotFoundf("webhook endpoint")
 	}
-	return r, err
+	if err != nil {
+		return endpointRow{}, err
+	}
+	return r, s.openHeaders(&r)
 }
 
 // Get returns one endpoint (owner, admin; webhooks:read). Errors: NotFound, Forbidden.
@@ -264,7 +335,7 @@ func (s *Service) Update(ctx context.Context, wsID, endpointID string, p Patch) 
 		if p.Enabled != nil && *p.Enabled != r.Enabled {
 			r.Enabled, changes = *p.Enabled, append(changes, "enabled")
 			if r.Enabled {
-				r.DisabledReason = ""
+				r.DisabledReason, r.failingSince = "", time.Time{} // a fresh start: five more days before auto-disable
 			}
 		}
 		out = r
@@ -273,6 +344,9 @@ func (s *Service) Update(ctx context.Context, wsID, endpointID string, p Patch) 
 		}
 		r.UpdatedAt = now
 		out = r
+		if err := s.sealHeaders(&r); err != nil {
+			return err
+		}
 		if err := s.st.updateEndpoint(ctx, tx, r); err != nil {
 			return err
 		}
@@ -352,6 +426,9 @@ func (s *Service) RotateSecret(ctx context.Context, wsID, endpointID string) (Se
 			return err
 		}
 		r.UpdatedAt = now
+		if err := s.sealHeaders(&r); err != nil {
+			return err
+		}
 		if err := s.st.updateEndpoint(ctx, tx, r); err != nil {
 			return err
 		}
@@ -427,6 +504,76 @@ func (s *Service) Retry(ctx context.Context, wsID, endpointID, msgID string) (Me
 	return out, err
 }
 
+// Replay limits.
+const (
+	// MaxReplay is how many messages one replay re-sends at most (the oldest since the time
+	// given); replay again from the last one's time for more.
+	MaxReplay = 10000
+)
+
+// ReplayInput says which of an endpoint's messages to send again.
+type ReplayInput struct {
+	// Since: messages created at or after this time.
+	Since time.Time
+	// All re-sends every message since then; otherwise only the failed ones.
+	All bool
+}
+
+// ReplayResult is what a replay did.
+type ReplayResult struct {
+	// Replayed is how many messages were queued again.
+	Replayed int `json:"replayed" doc:"How many messages were queued to be sent again."`
+	// Truncated is true when more than MaxReplay messages matched: the oldest MaxReplay were
+	// queued.
+	Truncated bool `json:"truncated" doc:"True when more messages matched than one replay sends (10,000): replay again from the last one's time."`
+}
+
+// Replay sends again, now and with their own webhook-ids, the endpoint's failed messages (every
+// message with in.All) created since in.Since (owner, admin; webhooks:write). Errors: NotFound,
+// Forbidden, Invalid (since in the future or before the retention), Conflict (the endpoint is
+// disabled).
+func (s *Service) Replay(ctx context.Context, wsID, endpointID string, in ReplayInput) (ReplayResult, error) {
+	if _, err := authz.Require(ctx, wsID, authz.WebhooksWrite); err != nil {
+		return ReplayResult{}, err
+	}
+	now := s.now()
+	if in.Since.IsZero() || in.Since.After(now) {
+		return ReplayResult{}, apierr.Validation(apierr.FieldError{Location: "body.since", Message: "since must be a time in the past"})
+	}
+	var out ReplayResult
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := s.get(ctx, tx, wsID, endpointID)
+		if err != nil {
+			return err
+		}
+		if !r.Enabled {
+			return apierr.New(apierr.Conflict, "endpoint_disabled", "the endpoint is disabled: enable it first")
+		}
+		status := MessageFailed
+		if in.All {
+			status = ""
+		}
+		ids, err := s.st.messagesSince(ctx, tx, wsID, endpointID, in.Since, status, MaxReplay+1)
+		if err != nil {
+			return err
+		}
+		if len(ids) > MaxReplay {
+			ids, out.Truncated = ids[:MaxReplay], true
+		}
+		for _, m := range ids {
+			if err := s.st.setMessage(ctx, tx, wsID, m, MessagePending, false, now); err != nil {
+				return err
+			}
+			if err := s.enqueue(ctx, tx, wsID, m, true); err != nil {
+				return err
+			}
+		}
+		out.Replayed = len(ids)
+		return audit.Record(ctx, tx, now, audit.Entry{WorkspaceID: wsID, Action: "webhook_endpoint.replayed", ResourceType: "webhook_endpoint", ResourceID: r.ID})
+	})
+	return out, err
+}
+
 // Test sends a ping event to the endpoint, even when it is disabled, and returns its message
 // (owner, admin; webhooks:write). Errors: NotFound, Forbidden.
 func (s *Service) Test(ctx context.Context, wsID, endpointID string) (Message, error) {
@@ -455,6 +602,39 @@ func (s *Service) Test(ctx context.Context, wsID, endpointID string) (Message, e
 		return s.enqueue(ctx, tx, wsID, m.ID, true)
 	})
 	return out, err
+}
+
+// riverClient is what jobs.Queue offers beyond InsertTx: its River client, whose InsertManyTx
+// enqueues a batch in one statement.
+type riverClient interface {
+	Client() *river.Client[*sql.Tx]
+}
+
+// enqueueMany enqueues the deliveries of a fan-out batch in tx: in one statement when the queue
+// is River's, else one by one.
+func (s *Service) enqueueMany(ctx context.Context, tx *sql.Tx, args []DeliverArgs) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if s.queue == nil {
+		return apierr.New(apierr.Unavailable, "webhooks_unavailable", "webhook delivery is not running")
+	}
+	if rc, ok := s.queue.(riverClient); ok && rc.Client() != nil {
+		params := make([]river.InsertManyParams, len(args))
+		for i, a := range args {
+			params[i] = river.InsertManyParams{Args: a}
+		}
+		if _, err := rc.Client().InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("webhook: enqueue %d deliveries: %w", len(args), err)
+		}
+		return nil
+	}
+	for _, a := range args {
+		if _, err := s.queue.InsertTx(ctx, tx, a, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, wsID, msgID string, manual bool) error {

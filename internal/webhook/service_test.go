@@ -54,12 +54,18 @@ type fixture struct {
 
 var baseTime = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 
-func newFixture(t *testing.T, d *db.DB) *fixture {
+func newFixtureKeys(t *testing.T) *secret.Keyring {
 	t.Helper()
 	keys, err := secret.FromKeys([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keys
+}
+
+func newFixture(t *testing.T, d *db.DB) *fixture {
+	t.Helper()
+	keys := newFixtureKeys(t)
 	f := &fixture{d: d, queue: &fakeQueue{}, now: baseTime}
 	f.svc = NewService(d, keys, f.queue, Options{Now: func() time.Time { return f.now }, AllowPrivate: true})
 	for _, ws := range []string{"ws_a", "ws_b"} {
@@ -222,14 +228,8 @@ func TestDispatchAndDeliver(t *testing.T) {
 		f.publish(t, "ws_a", "workspace.updated", map[string]any{"changes": []string{"name"}})
 
 		disp := &Dispatcher{Svc: f.svc}
-		if _, err := disp.Pass(context.Background()); err != nil && d.Dialect != db.Postgres {
-			t.Fatal(err)
-		}
-		if d.Dialect == db.Postgres {
-			// The fixture's clock is in the past, so every event is settled already.
-			if _, err := disp.Pass(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+		if n, err := disp.Pass(context.Background()); err != nil || n != 2 {
+			t.Fatalf("pass: %d, %v", n, err)
 		}
 		jobs := f.queue.take()
 		per := map[string]int{}
@@ -354,42 +354,169 @@ func TestSSRFGuardAtDial(t *testing.T) {
 	res.Body.Close()
 }
 
-// On PostgreSQL the dispatcher leaves events younger than Settle for a later pass (an older ID
-// may still commit); on SQLite it takes them at once. Either way each is fanned out once.
-func TestDispatchSettlesOnPostgres(t *testing.T) {
+// The bug this dispatcher fixes: on PostgreSQL an event's ID is assigned before its transaction
+// commits, so an event can commit after a later one was fanned out. A cursor over IDs passed such
+// an event over for good; the outbox queue delivers it whenever it commits.
+func TestDispatchLateCommit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		if d.Dialect != db.Postgres {
+			t.Skip("SQLite has one writer: transactions cannot commit out of ID order")
+		}
+		f := newFixture(t, d)
+		ep, err := f.svc.Create(as("user_owner"), "ws_a", CreateInput{URL: "https://hooks.example.com/x", Events: []string{"*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		old := time.Now().Add(-time.Minute) // long settled, by any clock
+		late, err := d.Write.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer late.Rollback() //nolint:errcheck
+		a, err := events.Publish(ctx, late, events.Event{WorkspaceID: "ws_a", Type: "workspace.updated", CreatedAt: old, Data: map[string]any{"n": "late"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Millisecond)
+		f.now = old
+		f.publish(t, "ws_a", "workspace.updated", map[string]any{"n": "early"})
+		disp := &Dispatcher{Svc: f.svc}
+		if n, err := disp.Pass(ctx); err != nil || n != 1 || len(f.queue.take()) != 1 {
+			t.Fatalf("first pass: %d, %v", n, err)
+		}
+		if err := late.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := disp.Pass(ctx); err != nil || n != 1 {
+			t.Fatalf("pass after the late commit: %d, %v", n, err)
+		}
+		jobs := f.queue.take()
+		if len(jobs) != 1 {
+			t.Fatalf("the late event was passed over: %d jobs", len(jobs))
+		}
+		var evID string
+		if err := d.Read.QueryRow(`SELECT event_id FROM webhook_messages WHERE id = $1 AND endpoint_id = $2`, jobs[0].MessageID, ep.ID).Scan(&evID); err != nil || evID != a.ID {
+			t.Fatalf("message of %q (%v), want %s", evID, err, a.ID)
+		}
+	})
+}
+
+// Two dispatchers (two replicas) on one database, while events commit concurrently and out of
+// order: every event is fanned out exactly once between them.
+func TestDispatchTwoReplicas(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
-		if _, err := f.svc.Create(as("user_owner"), "ws_a", CreateInput{URL: "https://hooks.example.com/x", Events: []string{"*"}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.d.Tx(context.Background(), func(tx *sql.Tx) error {
-			_, err := events.Publish(context.Background(), tx, events.Event{WorkspaceID: "ws_a", Type: "workspace.updated", CreatedAt: time.Now()})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		disp := &Dispatcher{Svc: f.svc}
-		if _, err := disp.Pass(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		want := 1
-		if d.Dialect == db.Postgres {
-			want = 0
-		}
-		if n := len(f.queue.take()); n != want {
-			t.Fatalf("first pass fanned out %d, want %d", n, want)
-		}
-		if d.Dialect == db.Postgres {
-			time.Sleep(Settle + 100*time.Millisecond)
-			if _, err := disp.Pass(context.Background()); err != nil {
+		for _, u := range []string{"/1", "/2"} {
+			if _, err := f.svc.Create(as("user_owner"), "ws_a", CreateInput{URL: "https://hooks.example.com" + u, Events: []string{"*"}}); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(f.queue.take()); n != 1 {
-				t.Fatalf("after Settle: %d", n)
-			}
 		}
-		if _, err := disp.Pass(context.Background()); err != nil || len(f.queue.take()) != 0 {
-			t.Fatalf("fanned out twice (%v)", err)
+		f.now = time.Now()
+		const publishers, each = 4, 100
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var pubs, disps sync.WaitGroup
+		errs := make(chan error, 100)
+		for p := range publishers {
+			pubs.Add(1)
+			go func() {
+				defer pubs.Done()
+				for i := range each {
+					err := d.Tx(ctx, func(tx *sql.Tx) error {
+						_, err := events.Publish(ctx, tx, events.Event{WorkspaceID: "ws_a", Type: "workspace.updated", Data: map[string]any{"p": p, "i": i}})
+						if err == nil && d.Dialect == db.Postgres && i%7 == p {
+							time.Sleep(time.Duration(i%5) * 5 * time.Millisecond) // commit out of ID order
+						}
+						return err
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		claimed := make([]int, 2)
+		for r := range 2 {
+			disps.Add(1)
+			go func() {
+				defer disps.Done()
+				disp := &Dispatcher{Svc: f.svc}
+				for ctx.Err() == nil {
+					n, err := disp.Pass(ctx)
+					if err != nil && ctx.Err() == nil {
+						errs <- err
+						return
+					}
+					claimed[r] += n
+					if n == 0 {
+						time.Sleep(2 * time.Millisecond)
+					}
+				}
+			}()
+		}
+		pubs.Wait()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var left int
+			if err := d.Read.QueryRow(`SELECT COUNT(*) FROM webhook_outbox`).Scan(&left); err != nil {
+				t.Fatal(err)
+			}
+			if left == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		disps.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		var msgs, distinct int
+		if err := d.Read.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT event_id) FROM webhook_messages`).Scan(&msgs, &distinct); err != nil {
+			t.Fatal(err)
+		}
+		if jobs := len(f.queue.take()); msgs != 2*publishers*each || distinct != publishers*each || jobs != msgs {
+			t.Fatalf("%d messages for %d events, %d jobs; want %d for %d", msgs, distinct, jobs, 2*publishers*each, publishers*each)
+		}
+		if claimed[0]+claimed[1] != publishers*each {
+			t.Fatalf("claimed %v", claimed)
+		}
+		t.Logf("claimed by replica: %v", claimed)
+	})
+}
+
+// Only workspaces with an enabled endpoint queue their events; ping and account events never.
+func TestOutboxOnlyForWorkspacesWithEndpoints(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		count := func() (n int) {
+			if err := d.Read.QueryRow(`SELECT COUNT(*) FROM webhook_outbox`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		f.publish(t, "ws_a", "workspace.updated", nil)
+		if n := count(); n != 0 {
+			t.Fatalf("queued without endpoints: %d", n)
+		}
+		off := false
+		if _, err := f.svc.Create(as("user_owner"), "ws_a", CreateInput{URL: "https://hooks.example.com/x", Events: []string{"*"}, Enabled: &off}); err != nil {
+			t.Fatal(err)
+		}
+		f.publish(t, "ws_a", "workspace.updated", nil)
+		if n := count(); n != 0 {
+			t.Fatalf("queued for a disabled endpoint: %d", n)
+		}
+		if _, err := f.svc.Create(as("user_owner"), "ws_a", CreateInput{URL: "https://hooks.example.com/y", Events: []string{"member.joined"}}); err != nil {
+			t.Fatal(err)
+		}
+		f.publish(t, "ws_a", "workspace.updated", nil)
+		f.publish(t, "ws_b", "workspace.updated", nil)
+		if n := count(); n != 1 {
+			t.Fatalf("queued %d, want 1", n)
 		}
 	})
 }
