@@ -1,12 +1,16 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
+	"mime/multipart"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/platform/authz"
@@ -248,6 +252,184 @@ func TestContactsAcrossWorkspaces(t *testing.T) {
 		}
 		if d := owner.must(200, "GET", base+"/dnc", nil); len(d["data"].([]any)) != 1 {
 			t.Fatalf("dnc after: %v", d)
+		}
+	})
+}
+
+func TestContactImportsEndToEnd(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.startWorkers(t)
+		owner := e.signup("owner")
+		ws := owner.workspace("Importers")
+		base := "/v1/workspaces/" + ws
+		member := e.signup("member")
+		e.addMember(ws, member, "member")
+		list := owner.must(201, "POST", base+"/contact-lists", map[string]any{"name": "Spring"})
+
+		wait := func(id string) map[string]any {
+			t.Helper()
+			var imp map[string]any
+			waitFor(t, "import "+id, 20*time.Second, func() bool {
+				imp = member.must(200, "GET", base+"/contact-imports/"+id, nil)
+				return imp["status"] == "completed" || imp["status"] == "failed"
+			})
+			return imp
+		}
+		counts := func(imp map[string]any) string {
+			return fmt.Sprintf("%v/%v/%v/%v/%v/%v", imp["total"], imp["processed"], imp["created"], imp["updated"], imp["skipped"], imp["failed"])
+		}
+
+		// A text/csv body: ; delimiter, BOM, CRLF, a quoted newline; options in the query.
+		body := "\xEF\xBB\xBFMobile;Full Name;Plan\r\n+14155550101;\"Ada\r\nLovelace\";gold\r\n\r\n12;Too Short;silver\r\n4155550102;Grace;\r\n"
+		r := owner.do("POST", base+"/contact-imports?listId="+list["id"].(string)+"&tags=spring,csv&fileName=people.csv", body, "Content-Type", "text/csv")
+		if r.Status != 202 {
+			t.Fatalf("start: %d %s", r.Status, r.Body)
+		}
+		imp := r.JSON(t)
+		if imp["status"] != "queued" || imp["total"] != float64(3) || imp["fileName"] != "people.csv" || imp["delimiter"] != ";" || imp["onDuplicate"] != "skip" {
+			t.Fatalf("queued %v", imp)
+		}
+		id := imp["id"].(string)
+		imp = wait(id)
+		if imp["status"] != "completed" || counts(imp) != "3/3/2/0/0/1" || imp["finishedAt"] == nil {
+			t.Fatalf("done %v", imp)
+		}
+		ada := owner.must(200, "GET", base+"/contacts?phone=%2B14155550101", nil)["data"].([]any)[0].(map[string]any)
+		if ada["name"] != "Ada\nLovelace" || ada["attributes"].(map[string]any)["plan"] != "gold" || fmt.Sprint(ada["tags"]) != "[csv spring]" {
+			t.Errorf("ada %v", ada)
+		}
+		if n := len(owner.must(200, "GET", base+"/contacts?listId="+list["id"].(string), nil)["data"].([]any)); n != 2 {
+			t.Errorf("list members %d", n)
+		}
+		er := member.do("GET", base+"/contact-imports/"+id+"/errors.csv", nil)
+		recs, err := csv.NewReader(strings.NewReader(string(er.Body))).ReadAll()
+		if er.Status != 200 || !strings.HasPrefix(er.Header.Get("Content-Type"), "text/csv") || err != nil || len(recs) != 2 ||
+			strings.Join(recs[1][:3], "|") != "5|Mobile|12" || !strings.Contains(recs[1][3], "short") {
+			t.Errorf("errors.csv %d %q %v", er.Status, recs, err)
+		}
+
+		// multipart/form-data: the file part and option fields (which override the query).
+		var mp bytes.Buffer
+		mw := multipart.NewWriter(&mp)
+		_ = mw.WriteField("onDuplicate", "update")
+		fw, _ := mw.CreateFormFile("file", "update.csv")
+		_, _ = fw.Write([]byte("phone,name,email\n+14155550102,Grace Hopper,grace@example.com\n+14155550103,Alan,\n"))
+		_ = mw.WriteField("tags", "autumn")
+		_ = mw.Close()
+		r = owner.do("POST", base+"/contact-imports?onDuplicate=skip", mp.Bytes(), "Content-Type", mw.FormDataContentType())
+		if r.Status != 202 || r.JSON(t)["fileName"] != "update.csv" || r.JSON(t)["onDuplicate"] != "update" {
+			t.Fatalf("multipart: %d %s", r.Status, r.Body)
+		}
+		if imp := wait(r.JSON(t)["id"].(string)); counts(imp) != "2/2/1/1/0/0" {
+			t.Fatalf("multipart done %v", imp)
+		}
+		grace := owner.must(200, "GET", base+"/contacts?phone=%2B14155550102", nil)["data"].([]any)[0].(map[string]any)
+		if grace["name"] != "Grace Hopper" || grace["email"] != "grace@example.com" || fmt.Sprint(grace["tags"]) != "[autumn csv spring]" {
+			t.Errorf("grace %v", grace)
+		}
+
+		// The list, newest first; one audit entry per import; the completion event.
+		if l := member.must(200, "GET", base+"/contact-imports", nil)["data"].([]any); len(l) != 2 || l[1].(map[string]any)["id"] != id {
+			t.Errorf("list %v", l)
+		}
+		audits := owner.must(200, "GET", base+"/audit-log", nil)["data"].([]any)
+		n := 0
+		for _, a := range audits {
+			if a.(map[string]any)["action"] == "contact_import.created" {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("audit entries for imports: %d", n)
+		}
+		var evs int
+		if err := e.srv.DB.Read.QueryRow(`SELECT COUNT(*) FROM events WHERE workspace_id = $1 AND type = 'contact_import.completed'`, ws).Scan(&evs); err != nil || evs != 2 {
+			t.Errorf("completion events %d %v", evs, err)
+		}
+
+		// Refusals, as problems.
+		for _, tc := range []struct {
+			who         *client
+			body, ctype string
+			status      int
+			code        string
+		}{
+			{member, "phone\n+14155550104\n", "text/csv", 403, "insufficient_role"},
+			{owner, "name\nAda\n", "text/csv", 422, "validation_failed"},
+			{owner, "phone,name\n1,\"unclosed\n", "text/csv", 422, "validation_failed"},
+			{owner, `{"phone":"+14155550104"}`, "application/json", 422, "validation_failed"},
+			{owner, "--x\r\nbroken", "multipart/form-data; boundary=x", 400, "bad_multipart"},
+		} {
+			if r := tc.who.do("POST", base+"/contact-imports", tc.body, "Content-Type", tc.ctype); r.Status != tc.status || r.Code(t) != tc.code {
+				t.Errorf("%s: %d %s", tc.body, r.Status, r.Body)
+			}
+		}
+		if r := owner.do("GET", base+"/contact-imports/imp_nope", nil); r.Status != 404 {
+			t.Errorf("missing import: %d", r.Status)
+		}
+		// Another workspace's import is not found.
+		other := e.signup("other")
+		ows := other.workspace("Other")
+		if r := other.do("GET", "/v1/workspaces/"+ows+"/contact-imports/"+id, nil); r.Status != 404 {
+			t.Errorf("another workspace's import: %d", r.Status)
+		}
+	})
+}
+
+func TestContactImportDashboard(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.startWorkers(t)
+		owner := e.signup("owner")
+		ws := owner.workspace("Dashboard imports")
+		member := e.signup("member")
+		e.addMember(ws, member, "member")
+
+		page := owner.do("GET", "/w/"+ws+"/contacts", nil)
+		if page.Status != 200 || !strings.Contains(string(page.Body), `id="import-form"`) {
+			t.Fatalf("contacts page: %d, no import form", page.Status)
+		}
+		if p := member.do("GET", "/w/"+ws+"/contacts", nil); strings.Contains(string(p.Body), `id="import-form"`) {
+			t.Error("members see the import form")
+		}
+		form := func(csvText string) ([]byte, string) {
+			var b bytes.Buffer
+			mw := multipart.NewWriter(&b)
+			_ = mw.WriteField("onDuplicate", "skip")
+			_ = mw.WriteField("tags", "dashboard")
+			fw, _ := mw.CreateFormFile("file", "from-the-dashboard.csv")
+			_, _ = fw.Write([]byte(csvText))
+			_ = mw.Close()
+			return b.Bytes(), mw.FormDataContentType()
+		}
+		body, ctype := form("Phone Number,Full Name\n+14155550101,Ada\nnope,Bad\n")
+		r := owner.do("POST", "/w/"+ws+"/contact-imports", body, "Content-Type", ctype)
+		loc := r.Header.Get("Location")
+		if r.Status != 303 || !strings.HasPrefix(loc, "/w/"+ws+"/contact-imports/imp_") {
+			t.Fatalf("upload: %d %s %s", r.Status, loc, r.Body)
+		}
+		var html string
+		waitFor(t, "the import page to say done", 20*time.Second, func() bool {
+			r := owner.do("GET", loc, nil)
+			html = string(r.Body)
+			return r.Status == 200 && strings.Contains(html, "Done: 2 of 2 rows")
+		})
+		for _, want := range []string{"from-the-dashboard.csv", `id="count-created">1<`, `id="count-failed">1<`, "/errors.csv", `<code>Phone Number</code> → phone`} {
+			if !strings.Contains(html, want) {
+				t.Errorf("import page lacks %q", want)
+			}
+		}
+		if strings.Contains(html, `http-equiv="refresh"`) {
+			t.Error("a finished import's page still refreshes")
+		}
+		// A refused file is explained on the page.
+		body, ctype = form("name,email\nAda,ada@example.com\n")
+		if r := owner.do("POST", "/w/"+ws+"/contact-imports", body, "Content-Type", ctype); r.Status != 422 || !strings.Contains(string(r.Body), "no phone column") {
+			t.Errorf("refused: %d %s", r.Status, r.Body)
+		}
+		// Members may not import.
+		body, ctype = form("phone\n+14155550102\n")
+		if r := member.do("POST", "/w/"+ws+"/contact-imports", body, "Content-Type", ctype); r.Status != 403 {
+			t.Errorf("member upload: %d", r.Status)
 		}
 	})
 }

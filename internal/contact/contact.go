@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -76,45 +77,54 @@ func (e *PhoneError) Error() string { return e.Reason }
 // reason, what is not a number, impossible numbers (too short, too long, unknown country code)
 // and numbers that are not valid for their region.
 func NormalizePhone(raw, region string) (string, error) {
+	num, err := parsePhone(raw, region)
+	if err != nil {
+		return "", err
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+// parsePhone is NormalizePhone's parse and checks, returning the number itself.
+func parsePhone(raw, region string) (*phonenumbers.PhoneNumber, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return "", &PhoneError{"phone is required"}
+		return nil, &PhoneError{"phone is required"}
 	}
 	num, err := phonenumbers.Parse(raw, region)
 	if err != nil {
 		switch {
 		case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
 			if !strings.HasPrefix(raw, "+") && !strings.HasPrefix(raw, "00") {
-				return "", &PhoneError{fmt.Sprintf("the number has no country code and the workspace's default region (%q) cannot supply one: write it as +<country code>…", region)}
+				return nil, &PhoneError{fmt.Sprintf("the number has no country code and the workspace's default region (%q) cannot supply one: write it as +<country code>…", region)}
 			}
-			return "", &PhoneError{"unknown country code"}
+			return nil, &PhoneError{"unknown country code"}
 		case errors.Is(err, phonenumbers.ErrNotANumber):
-			return "", &PhoneError{"not a phone number"}
+			return nil, &PhoneError{"not a phone number"}
 		case errors.Is(err, phonenumbers.ErrTooShortNSN), errors.Is(err, phonenumbers.ErrTooShortAfterIDD):
-			return "", &PhoneError{"too short to be a phone number"}
+			return nil, &PhoneError{"too short to be a phone number"}
 		case errors.Is(err, phonenumbers.ErrNumTooLong):
-			return "", &PhoneError{"too long to be a phone number"}
+			return nil, &PhoneError{"too long to be a phone number"}
 		}
-		return "", &PhoneError{"not a phone number: " + err.Error()}
+		return nil, &PhoneError{"not a phone number: " + err.Error()}
 	}
 	switch phonenumbers.IsPossibleNumberWithReason(num) {
 	case phonenumbers.IS_POSSIBLE:
 	case phonenumbers.INVALID_COUNTRY_CODE:
-		return "", &PhoneError{"unknown country code"}
+		return nil, &PhoneError{"unknown country code"}
 	case phonenumbers.TOO_SHORT:
-		return "", &PhoneError{"too short for its country"}
+		return nil, &PhoneError{"too short for its country"}
 	case phonenumbers.TOO_LONG:
-		return "", &PhoneError{"too long for its country"}
+		return nil, &PhoneError{"too long for its country"}
 	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
-		return "", &PhoneError{"a local number: add the area code"}
+		return nil, &PhoneError{"a local number: add the area code"}
 	default:
-		return "", &PhoneError{"not a possible length for its country"}
+		return nil, &PhoneError{"not a possible length for its country"}
 	}
 	if !phonenumbers.IsValidNumber(num) {
 		r := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
-		return "", &PhoneError{fmt.Sprintf("not a valid number in %s (+%d)", r, num.GetCountryCode())}
+		return nil, &PhoneError{fmt.Sprintf("not a valid number in %s (+%d)", r, num.GetCountryCode())}
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	return num, nil
 }
 
 // TimezoneOf returns the IANA time zone of an E.164 number when the numbering plan gives it
@@ -124,6 +134,11 @@ func TimezoneOf(e164 string) string {
 	if err != nil {
 		return ""
 	}
+	return timezoneOfNumber(num)
+}
+
+// timezoneOfNumber is TimezoneOf for a parsed number.
+func timezoneOfNumber(num *phonenumbers.PhoneNumber) string {
 	zones, err := phonenumbers.GetTimezonesForNumber(num)
 	if err != nil || len(zones) != 1 || zones[0] == "Etc/Unknown" {
 		return ""
@@ -132,10 +147,24 @@ func TimezoneOf(e164 string) string {
 	if c, ok := currentZoneNames[tz]; ok {
 		tz = c
 	}
-	if _, err := time.LoadLocation(tz); err != nil {
+	if !knownZone(tz) {
 		return ""
 	}
 	return tz
+}
+
+// zones caches which IANA names time.LoadLocation knows (it reads the zone database on every
+// call, which an import of a million rows cannot afford). The database does not change while
+// the process runs.
+var zones sync.Map
+
+func knownZone(tz string) bool {
+	if ok, hit := zones.Load(tz); hit {
+		return ok.(bool)
+	}
+	_, err := time.LoadLocation(tz)
+	zones.Store(tz, err == nil)
+	return err == nil
 }
 
 // currentZoneNames maps the old IANA names the numbering-plan data still uses to current ones.
@@ -158,6 +187,39 @@ func Mask(e164 string) string {
 		head, tail = 0, min(2, len(nsn))
 	}
 	return fmt.Sprintf("+%d %s%s%s", num.GetCountryCode(), nsn[:head], strings.Repeat("*", len(nsn)-head-tail), nsn[len(nsn)-tail:])
+}
+
+// newContact checks in and makes the contact it describes, without ID or times: the phone in
+// E.164 (a national number read in region), the time zone derived from the number when not
+// given. Errors: Invalid, at body.<field>, with the reason.
+func newContact(region string, in CreateInput) (Contact, error) {
+	num, err := parsePhone(in.Phone, region)
+	if err != nil {
+		return Contact{}, phoneError("body.phone", in.Phone, err)
+	}
+	c := Contact{Phone: phonenumbers.Format(num, phonenumbers.E164)}
+	if c.Name, err = validName("body.name", in.Name); err != nil {
+		return Contact{}, err
+	}
+	if c.Email, err = validEmail(in.Email); err != nil {
+		return Contact{}, err
+	}
+	if c.Timezone, err = validTimezone(in.Timezone); err != nil {
+		return Contact{}, err
+	}
+	if c.Timezone == "" {
+		c.Timezone = timezoneOfNumber(num)
+	}
+	if c.Attributes, err = mergeAttributes(nil, in.Attributes, false); err != nil {
+		return Contact{}, err
+	}
+	if err := checkReserved(c.Attributes); err != nil {
+		return Contact{}, err
+	}
+	if c.Tags, err = validTags("body.tags", in.Tags); err != nil {
+		return Contact{}, err
+	}
+	return c, nil
 }
 
 var attributeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -188,7 +250,7 @@ func validTimezone(tz string) (string, error) {
 	if tz == "" {
 		return "", nil
 	}
-	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
+	if !knownZone(tz) || tz == "Local" || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
 		return "", apierr.Validation(apierr.FieldError{Location: "body.timezone", Message: "not an IANA time zone (e.g. Europe/Berlin)", Value: tz})
 	}
 	return tz, nil

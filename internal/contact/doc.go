@@ -32,6 +32,16 @@
 //   - Search (phone prefix, name substring, tags, attribute equality, list, doNotCall) and
 //     every list are newest first by ID, with an opaque cursor (platform/page). The export
 //     streams the same search as CSV in batches, so memory stays flat.
+//   - CSV import (import*.go, jobs.go): the upload is streamed to a file in the import
+//     directory and checked whole before 202 (UTF-8 header, CSV throughout, one phone column);
+//     rows are then checked by the same rules as Create (newContact) in a River job, a batch per
+//     transaction, and that transaction also moves the import's checkpoint (byte offset, line)
+//     and adds its counts, guarded by the checkpoint it started from: a run cut short resumes
+//     exactly there, so no row is written twice and processed = created + updated + skipped +
+//     failed stays exact. onDuplicate skip (default) never changes an existing contact; update
+//     sets the row's non-empty fields, merges attributes and adds tags. An import writes one
+//     audit entry (contact_import.created) and one event when it ends
+//     (contact_import.completed), not one per contact; it never touches the do-not-call list.
 //   - Tenancy: every store method takes the workspace ID and filters on it; another
 //     workspace's contact, list or entry is 404 not_found. A contact ID in a body that is not
 //     the workspace's is 422 (the body is wrong; nothing in the path is hidden).

@@ -2,6 +2,7 @@ package contact
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 
@@ -177,9 +178,14 @@ func (h *HTTP) Export(ctx context.Context, in *ExportRequest) (*huma.StreamRespo
 	if err != nil {
 		return nil, err
 	}
+	return h.streamCSV(ctx, "contacts.csv", write), nil
+}
+
+// streamCSV answers 200 with the CSV that write streams, as a download named fileName.
+func (h *HTTP) streamCSV(ctx context.Context, fileName string, write func(io.Writer) error) *huma.StreamResponse {
 	return &huma.StreamResponse{Body: func(hc huma.Context) {
 		hc.SetHeader("Content-Type", "text/csv; charset=utf-8")
-		hc.SetHeader("Content-Disposition", `attachment; filename="contacts.csv"`)
+		hc.SetHeader("Content-Disposition", `attachment; filename="`+fileName+`"`)
 		hc.SetHeader("Cache-Control", "no-store")
 		hc.SetStatus(http.StatusOK)
 		if err := write(hc.BodyWriter()); err != nil {
@@ -190,7 +196,7 @@ func (h *HTTP) Export(ctx context.Context, in *ExportRequest) (*huma.StreamRespo
 			// than a complete-looking file.
 			panic(http.ErrAbortHandler)
 		}
-	}}, nil
+	}}
 }
 
 // ExportResponses documents the export's body in the OpenAPI document.

@@ -28,14 +28,19 @@ type Service struct {
 	db  *db.DB
 	st  store
 	now func() time.Time
+	imp importConfig
 }
 
 // NewService builds the service; now is the clock (time.Now in production).
-func NewService(d *db.DB, now func() time.Time) *Service {
+func NewService(d *db.DB, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }}
+	s := &Service{db: d, now: func() time.Time { return now().UTC().Truncate(time.Millisecond) }, imp: importConfig{batch: DefaultImportBatch}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // CreateInput is what creating a contact takes. Phone is required; the rest is optional.
@@ -97,39 +102,12 @@ func (s *Service) Create(ctx context.Context, wsID string, in CreateInput) (Cont
 	if err != nil {
 		return Contact{}, err
 	}
-	phone, err := NormalizePhone(in.Phone, prefs.Region)
-	if err != nil {
-		return Contact{}, phoneError("body.phone", in.Phone, err)
-	}
-	name, err := validName("body.name", in.Name)
-	if err != nil {
-		return Contact{}, err
-	}
-	email, err := validEmail(in.Email)
-	if err != nil {
-		return Contact{}, err
-	}
-	tz, err := validTimezone(in.Timezone)
-	if err != nil {
-		return Contact{}, err
-	}
-	if tz == "" {
-		tz = TimezoneOf(phone)
-	}
-	attrs, err := mergeAttributes(nil, in.Attributes, false)
-	if err != nil {
-		return Contact{}, err
-	}
-	if err := checkReserved(attrs); err != nil {
-		return Contact{}, err
-	}
-	tags, err := validTags("body.tags", in.Tags)
+	c, err := newContact(prefs.Region, in)
 	if err != nil {
 		return Contact{}, err
 	}
 	now := s.now()
-	c := Contact{ID: id.New(id.Contact), WorkspaceID: wsID, Phone: phone, Name: name, Email: email, Timezone: tz,
-		Attributes: attrs, Tags: tags, CreatedAt: now, UpdatedAt: now}
+	c.ID, c.WorkspaceID, c.CreatedAt, c.UpdatedAt = id.New(id.Contact), wsID, now, now
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		ok, err := s.st.insert(ctx, tx, c)
 		if err != nil {
@@ -139,7 +117,7 @@ func (s *Service) Create(ctx context.Context, wsID string, in CreateInput) (Cont
 			return errContactExists
 		}
 		if in.DoNotCall {
-			if err := s.addDNC(ctx, tx, p, wsID, phone, "contact", now); err != nil {
+			if err := s.addDNC(ctx, tx, p, wsID, c.Phone, "contact", now); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/platform/apierr"
@@ -354,19 +355,7 @@ func parseTags(s string) []string {
 // viewer may change contacts (a member gets the 403 page, whatever they posted). ok is false
 // when the answer was written.
 func (h *Handler) contactWrite(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if !h.parseForm(w, r) {
-		return "", false
-	}
-	if !signedIn(r) {
-		toLogin(w, r)
-		return "", false
-	}
-	wsID := r.PathValue("workspaceId")
-	if _, err := authz.Require(r.Context(), wsID, authz.ContactsWrite); err != nil {
-		h.fail(w, r, nil, err)
-		return "", false
-	}
-	return wsID, true
+	return h.formAction(w, r, authz.ContactsWrite)
 }
 
 // saveContact creates (contactId "") or changes a contact from the form; errors come back on
@@ -778,3 +767,78 @@ func (contactPage) Tab() string  { return "contacts" }
 func (listsPage) Tab() string    { return "lists" }
 func (listPage) Tab() string     { return "lists" }
 func (dncPage) Tab() string      { return "dnc" }
+
+// ---- CSV import.
+
+// importPage is what the contact-import template gets.
+type importPage struct {
+	Workspace workspace.Membership
+	// Import is nil when the upload was refused (Problem says why).
+	Import  *contact.Import
+	Problem *apierr.Error
+}
+
+func (importPage) Tab() string { return "contacts" }
+
+// Running says whether the import is still working (the page refreshes itself).
+func (p importPage) Running() bool {
+	return p.Import != nil && (p.Import.Status == contact.ImportQueued || p.Import.Status == contact.ImportRunning)
+}
+
+// ErrorsURL is the import's errors.csv (the API route, which the session cookie authenticates).
+func (p importPage) ErrorsURL() string {
+	return "/v1/workspaces/" + url.PathEscape(p.Workspace.ID) + "/contact-imports/" + url.PathEscape(p.Import.ID) + "/errors.csv"
+}
+
+// importContacts starts a CSV import from the contacts page's upload form (multipart, streamed
+// to disk) and shows its page; a refused file shows why on the same page.
+func (h *Handler) importContacts(w http.ResponseWriter, r *http.Request) {
+	if !signedIn(r) {
+		toLogin(w, r)
+		return
+	}
+	wsID := r.PathValue("workspaceId")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Minute))
+	mr, err := r.MultipartReader()
+	if err != nil {
+		h.fail(w, r, nil, apierr.New(apierr.BadRequest, "bad_form", "the form could not be read; please try again"))
+		return
+	}
+	var opts contact.ImportOptions
+	up, err := contact.ReceiveImportForm(r.Context(), h.d.Contacts, wsID, mr, &opts)
+	var imp contact.Import
+	if err == nil {
+		imp, err = h.d.Contacts.StartImport(r.Context(), wsID, up, opts)
+	}
+	if err != nil {
+		up.Discard()
+		e, status, ok := actionError(err)
+		if !ok || errors.Is(err, apierr.NotFound) || errors.Is(err, apierr.Forbidden) {
+			h.fail(w, r, nil, err)
+			return
+		}
+		v, m, ok := h.workspaceView(w, r, "contacts")
+		if !ok {
+			return
+		}
+		v.Page = importPage{Workspace: m, Problem: e}
+		h.render(w, r, status, "contact-import", v)
+		return
+	}
+	redirect(w, r, "/w/"+url.PathEscape(wsID)+"/contact-imports/"+url.PathEscape(imp.ID))
+}
+
+// contactImport shows an import's progress and result; the page refreshes while it runs.
+func (h *Handler) contactImport(w http.ResponseWriter, r *http.Request) {
+	v, m, ok := h.workspaceView(w, r, "contacts")
+	if !ok {
+		return
+	}
+	imp, err := h.d.Contacts.GetImport(r.Context(), m.ID, r.PathValue("importId"))
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	v.Page = importPage{Workspace: m, Import: &imp}
+	h.render(w, r, http.StatusOK, "contact-import", v)
+}
