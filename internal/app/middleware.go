@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
@@ -23,6 +24,9 @@ import (
 type reqInfo struct {
 	route   string
 	authErr error // why a presented credential was refused (expired session, bad key)
+	// operator: the request carries the operator token (Authorization: Bearer <--operator-token>);
+	// it authenticates operator routes only (see requireAuth). operatorOff: no token is configured.
+	operator, operatorOff bool
 }
 
 type reqInfoKey struct{}
@@ -144,7 +148,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	cookie := s.cookie()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if h := r.Header.Get("Authorization"); h != "" {
+		infoOf(ctx).operatorOff = s.Config.OperatorToken == ""
+		if h := r.Header.Get("Authorization"); h != "" && s.isOperatorToken(h) {
+			infoOf(ctx).operator = true // no principal here: requireAuth admits it on operator routes only
+		} else if h != "" {
 			p, err := s.APIKeys.AuthenticateHeader(ctx, h)
 			switch {
 			case err == nil:
@@ -177,6 +184,21 @@ func requireAuth(api huma.API) func(huma.Context, func(huma.Context)) {
 		op := hctx.Operation()
 		ctx := hctx.Context()
 		infoOf(ctx).route = op.OperationID
+		if isOperatorRoute(op) {
+			info := infoOf(ctx)
+			_, hasPrincipal := authz.FromContext(ctx)
+			switch {
+			case info.operatorOff:
+				_ = huma.WriteErr(api, hctx, http.StatusForbidden, "", errOperatorOff)
+			case info.operator:
+				next(huma.WithContext(hctx, authz.WithPrincipal(ctx, authz.System())))
+			case hasPrincipal:
+				_ = huma.WriteErr(api, hctx, http.StatusForbidden, "", errOperatorOnly)
+			default:
+				_ = huma.WriteErr(api, hctx, http.StatusUnauthorized, "", errOperatorToken)
+			}
+			return
+		}
 		if len(op.Security) > 0 {
 			if _, ok := authz.FromContext(ctx); !ok {
 				err := infoOf(ctx).authErr
@@ -189,4 +211,32 @@ func requireAuth(api huma.API) func(huma.Context, func(huma.Context)) {
 		}
 		next(hctx)
 	}
+}
+
+// The operator API: routes whose security scheme is "operator" are authenticated only by the
+// operator token (--operator-token), as the system principal; a session or a workspace API key
+// is refused there, and the token authenticates nothing else.
+var (
+	errOperatorOff   = apierr.New(apierr.Forbidden, "operator_api_disabled", "the operator API is off: start parley with --operator-token (PARLEY_OPERATOR_TOKEN)")
+	errOperatorOnly  = apierr.New(apierr.Forbidden, "operator_token_required", "this route takes the operator token, never a session or a workspace API key")
+	errOperatorToken = apierr.New(apierr.Unauthenticated, "operator_token_required", "send Authorization: Bearer <operator token>")
+)
+
+// isOperatorRoute reports whether the operation's security is the operator token.
+func isOperatorRoute(op *huma.Operation) bool {
+	for _, req := range op.Security {
+		if _, ok := req["operator"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// isOperatorToken reports whether the Authorization header carries the operator token
+// (constant-time comparison); always false when no token is configured.
+func (s *Server) isOperatorToken(header string) bool {
+	if s.Config.OperatorToken == "" || len(header) < 7 || !strings.EqualFold(header[:7], "Bearer ") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(header[7:])), []byte(s.Config.OperatorToken)) == 1
 }

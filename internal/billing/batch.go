@@ -129,12 +129,15 @@ func (s *Service) debitBatchTx(ctx context.Context, tx *sql.Tx, wsID string, in 
 		if err := s.st.insertTransfers(ctx, tx, rows); err != nil {
 			return nil, err
 		}
-		ok, err := s.st.debitAvailable(ctx, tx, wsID, total)
+		after, ok, err := s.st.debitAvailable(ctx, tx, wsID, total)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			spent = total
+			if _, err := s.st.afterDebit(ctx, tx, wsID, total, after, true, nowT); err != nil {
+				return nil, err
+			}
 		} else if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT billing_batch`); err != nil {
 			return nil, err
 		}
@@ -145,13 +148,16 @@ func (s *Service) debitBatchTx(ctx context.Context, tx *sql.Tx, wsID string, in 
 			rows = rows[:0]
 			for _, i := range fresh {
 				out[i].Transfer = LedgerEntry{}
-				ok, err := s.st.debitAvailable(ctx, tx, wsID, in[i].Amount)
+				after, ok, err := s.st.debitAvailable(ctx, tx, wsID, in[i].Amount)
 				if err != nil {
 					return nil, err
 				}
 				if !ok {
 					out[i].Err = errInsufficient
 					continue
+				}
+				if _, err := s.st.afterDebit(ctx, tx, wsID, in[i].Amount, after, true, nowT); err != nil {
+					return nil, err
 				}
 				rows = append(rows, entry(i))
 				spent += in[i].Amount
@@ -206,17 +212,6 @@ WHERE workspace_id = $1 AND leg = 0 AND idempotency_key IN (`+ph.String()+`)`, a
 		out[k] = h
 	}
 	return out, rows.Err()
-}
-
-// debitAvailable takes amount from the workspace's available balance if it has that much.
-func (store) debitAvailable(ctx context.Context, q db.Querier, wsID string, amount int64) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE billing_accounts SET balance = balance - $2
-WHERE workspace_id = $1 AND kind = 'available' AND balance >= $2`, wsID, amount)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
 }
 
 // credit adds amount to one of the workspace's accounts, creating it on first use.

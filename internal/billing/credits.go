@@ -35,6 +35,10 @@ const (
 	KindSettle  = "settle"
 	KindRelease = "release"
 	KindExpire  = "expire"
+	// KindTransferOut and KindTransferIn are the two legs of a transfer between workspaces (see
+	// Transfer): available → grants in the source, grants → available in the target.
+	KindTransferOut = "transfer_out"
+	KindTransferIn  = "transfer_in"
 )
 
 // ParseCredits reads a decimal string of credits ("12.5", "0.000001", "100") into micro-credits.
@@ -88,24 +92,33 @@ func FormatCredits(micros int64) string {
 
 // Balance is a workspace's credits.
 type Balance struct {
-	WorkspaceID     string    `json:"workspaceId"`
-	Available       string    `json:"available" example:"12.5" doc:"Credits the workspace may spend (decimal, at most 6 decimals)."`
-	AvailableMicros int64     `json:"availableMicros" example:"12500000" doc:"The same in micro-credits."`
-	Held            string    `json:"held" example:"0.75" doc:"Credits reserved by calls in progress."`
-	HeldMicros      int64     `json:"heldMicros" example:"750000"`
-	AsOf            time.Time `json:"asOf"`
+	WorkspaceID     string `json:"workspaceId"`
+	Available       string `json:"available" example:"12.5" doc:"Credits the workspace may spend (decimal, at most 6 decimals)."`
+	AvailableMicros int64  `json:"availableMicros" example:"12500000" doc:"The same in micro-credits."`
+	Held            string `json:"held" example:"0.75" doc:"Credits reserved by calls in progress."`
+	HeldMicros      int64  `json:"heldMicros" example:"750000"`
+	// LowBalanceThreshold is the owner's threshold of credits.low ("0": off).
+	LowBalanceThreshold       string `json:"lowBalanceThreshold" example:"5" doc:"credits.low fires when available falls below this; 0 = off."`
+	LowBalanceThresholdMicros int64  `json:"lowBalanceThresholdMicros" example:"5000000"`
+	// Low is true when available is below the threshold (or zero).
+	Low bool `json:"low" doc:"Whether available is below the low-balance threshold, or zero."`
+	// Expiring is the part of available that carries an expiry (spent first; see the lots).
+	Expiring       string    `json:"expiring" example:"2" doc:"The part of available that expires unless spent first (credits granted with an expiry)."`
+	ExpiringMicros int64     `json:"expiringMicros" example:"2000000"`
+	AsOf           time.Time `json:"asOf"`
 }
 
-func newBalance(wsID string, available, held int64, now time.Time) Balance {
-	return Balance{WorkspaceID: wsID, Available: FormatCredits(available), AvailableMicros: available,
-		Held: FormatCredits(held), HeldMicros: held, AsOf: now}
+func newBalance(wsID string, a availableAcct, held int64, now time.Time) Balance {
+	return Balance{WorkspaceID: wsID, Available: FormatCredits(a.balance), AvailableMicros: a.balance,
+		Held: FormatCredits(held), HeldMicros: held, LowBalanceThreshold: FormatCredits(a.threshold), LowBalanceThresholdMicros: a.threshold,
+		Low: a.balance == 0 || a.balance < a.threshold, Expiring: FormatCredits(a.expiring), ExpiringMicros: a.expiring, AsOf: now}
 }
 
 // LedgerEntry is one transfer (one leg) of the ledger: amount moved from one account of the workspace to another.
 type LedgerEntry struct {
 	ID             string    `json:"id" example:"xfer_01jq3v5x8kf9r1t6m2c4d7e8gh"`
 	WorkspaceID    string    `json:"workspaceId"`
-	Kind           string    `json:"kind" enum:"grant,welcome,debit,reserve,extend,settle,release,expire"`
+	Kind           string    `json:"kind" enum:"grant,welcome,debit,reserve,extend,settle,release,expire,transfer_out,transfer_in"`
 	From           string    `json:"from" enum:"available,held,grants,revenue" doc:"The account debited."`
 	To             string    `json:"to" enum:"available,held,grants,revenue" doc:"The account credited."`
 	Amount         string    `json:"amount" example:"1.25"`

@@ -28,6 +28,18 @@ type ReserveInput struct {
 // reference and input again returns the same hold; another input is 409 idempotency_conflict.
 // Errors: Forbidden, Invalid, PaymentRequired (insufficient_credits: nothing is held), Conflict.
 func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Hold, error) {
+	var out Hold
+	err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.ReserveTx(ctx, tx, in)
+		return err
+	})
+	return out, err
+}
+
+// ReserveTx is Reserve inside the caller's transaction (a call's start, which also writes the
+// call): the hold exists exactly when the transaction commits. Like every Tx function it may be
+// run again if the transaction is retried.
+func (s *Service) ReserveTx(ctx context.Context, tx *sql.Tx, in ReserveInput) (Hold, error) {
 	if _, err := requireTrusted(ctx); err != nil {
 		return Hold{}, err
 	}
@@ -45,20 +57,14 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Hold, error) {
 		ReservedMicros: in.Amount, Status: HoldActive, ExpiresAt: now.Add(in.TTL), CreatedAt: now, UpdatedAt: now}
 	op := operation{wsID: in.WorkspaceID, key: "reserve:" + in.Reference, hash: hashInput(KindReserve, in.Amount, in.TTL), actor: actorOf(ctx), now: now,
 		legs: []leg{{kind: KindReserve, from: Available, to: Held, amount: in.Amount, holdID: h.ID, reference: in.Reference}}}
-	var out Hold
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := s.postOnce(ctx, tx, op)
-		if err != nil {
-			return err
-		}
-		if res.Replayed {
-			out, err = s.st.hold(ctx, tx, in.WorkspaceID, in.Reference)
-			return err
-		}
-		out = h
-		return s.st.insertHold(ctx, tx, h)
-	})
-	return out, err
+	res, err := s.postOnce(ctx, tx, op)
+	if err != nil {
+		return Hold{}, err
+	}
+	if res.Replayed {
+		return s.st.hold(ctx, tx, in.WorkspaceID, in.Reference)
+	}
+	return h, s.st.insertHold(ctx, tx, h)
 }
 
 // ExtendInput is what extending a hold takes.
@@ -76,6 +82,16 @@ type ExtendInput struct {
 // tells a call to end. Errors: Forbidden, Invalid, NotFound (no such hold), PaymentRequired,
 // Conflict (hold_not_active, idempotency_conflict).
 func (s *Service) Extend(ctx context.Context, in ExtendInput) (Hold, error) {
+	var out Hold
+	err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.ExtendTx(ctx, tx, in)
+		return err
+	})
+	return out, err
+}
+
+// ExtendTx is Extend inside the caller's transaction.
+func (s *Service) ExtendTx(ctx context.Context, tx *sql.Tx, in ExtendInput) (Hold, error) {
 	if _, err := requireTrusted(ctx); err != nil {
 		return Hold{}, err
 	}
@@ -93,35 +109,30 @@ func (s *Service) Extend(ctx context.Context, in ExtendInput) (Hold, error) {
 	if in.TTL > 0 {
 		expires = now.Add(in.TTL)
 	}
-	var out Hold
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		h, err := s.st.hold(ctx, tx, in.WorkspaceID, in.Reference)
-		if errors.Is(err, sql.ErrNoRows) {
-			return apierr.NotFoundf("hold")
-		}
+	h, err := s.st.hold(ctx, tx, in.WorkspaceID, in.Reference)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Hold{}, apierr.NotFoundf("hold")
+	}
+	if err != nil {
+		return Hold{}, err
+	}
+	op := operation{wsID: in.WorkspaceID, key: "extend:" + in.Reference + ":" + in.Key, hash: hashInput(KindExtend, in.Amount, in.TTL),
+		actor: actorOf(ctx), now: now,
+		legs: []leg{{kind: KindExtend, from: Available, to: Held, amount: in.Amount, holdID: h.ID, reference: in.Reference}}}
+	res, err := s.postOnce(ctx, tx, op)
+	if err != nil {
+		return Hold{}, err
+	}
+	if !res.Replayed {
+		ok, err := s.st.extendHold(ctx, tx, in.WorkspaceID, in.Reference, in.Amount, expires, now)
 		if err != nil {
-			return err
+			return Hold{}, err
 		}
-		op := operation{wsID: in.WorkspaceID, key: "extend:" + in.Reference + ":" + in.Key, hash: hashInput(KindExtend, in.Amount, in.TTL),
-			actor: actorOf(ctx), now: now,
-			legs: []leg{{kind: KindExtend, from: Available, to: Held, amount: in.Amount, holdID: h.ID, reference: in.Reference}}}
-		res, err := s.postOnce(ctx, tx, op)
-		if err != nil {
-			return err
+		if !ok {
+			return Hold{}, errHoldNotActive
 		}
-		if !res.Replayed {
-			ok, err := s.st.extendHold(ctx, tx, in.WorkspaceID, in.Reference, in.Amount, expires, now)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errHoldNotActive
-			}
-		}
-		out, err = s.st.hold(ctx, tx, in.WorkspaceID, in.Reference)
-		return err
-	})
-	return out, err
+	}
+	return s.st.hold(ctx, tx, in.WorkspaceID, in.Reference)
 }
 
 // Settle resolves a hold with its actual cost: actual goes held → revenue, the rest held →
@@ -154,6 +165,23 @@ func (s *Service) Expire(ctx context.Context, wsID, ref string) (bool, error) {
 var errNotDue = errors.New("billing: hold not due")
 
 func (s *Service) resolve(ctx context.Context, wsID, ref, status string, actual int64, dueBy time.Time) (Hold, error) {
+	var out Hold
+	err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.resolveTx(ctx, tx, wsID, ref, status, actual, dueBy)
+		return err
+	})
+	return out, err
+}
+
+// SettleTx is Settle inside the caller's transaction (a call's end, which also writes the call).
+func (s *Service) SettleTx(ctx context.Context, tx *sql.Tx, wsID, ref string, actual int64) (Hold, error) {
+	if actual < 0 {
+		return Hold{}, apierr.Validation(apierr.FieldError{Location: "body.actual", Message: "actual must not be negative", Value: actual})
+	}
+	return s.resolveTx(ctx, tx, wsID, ref, HoldSettled, actual, time.Time{})
+}
+
+func (s *Service) resolveTx(ctx context.Context, tx *sql.Tx, wsID, ref, status string, actual int64, dueBy time.Time) (Hold, error) {
 	if _, err := requireTrusted(ctx); err != nil {
 		return Hold{}, err
 	}
@@ -164,7 +192,7 @@ func (s *Service) resolve(ctx context.Context, wsID, ref, status string, actual 
 	key := "resolve:" + ref
 	hash := hashInput(status, actual)
 	var out Hold
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := func() error {
 		holdID, held, ok, err := s.st.resolveHold(ctx, tx, wsID, ref, status, actual, actual, dueBy, now)
 		if err != nil {
 			return err
@@ -207,7 +235,7 @@ func (s *Service) resolve(ctx context.Context, wsID, ref, status string, actual 
 		}
 		out, err = s.st.hold(ctx, tx, wsID, ref)
 		return err
-	})
+	}()
 	return out, err
 }
 

@@ -9,7 +9,8 @@ import (
 	"github.com/parleyhq/parley/internal/platform/authz"
 )
 
-// ExpireHoldsArgs is the periodic job that returns expired holds' credits.
+// ExpireHoldsArgs is the periodic job that returns expired holds' credits and moves expired
+// credits out (its kind keeps its first name).
 type ExpireHoldsArgs struct{}
 
 // Kind is the job's stable name.
@@ -24,9 +25,14 @@ type ExpireHoldsWorker struct {
 // expireBatch bounds how many holds one run expires; the next run takes the rest.
 const expireBatch = 1000
 
-// Work expires the holds due now. It is idempotent: an expired hold is not active any more.
+// Work expires the holds due now, then the credit lots due now (ExpireCredits). It is
+// idempotent: an expired hold or lot is not active any more.
 func (w *ExpireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
-	_, err := w.Svc.ExpireDue(authz.WithPrincipal(ctx, authz.System()), expireBatch)
+	sys := authz.WithPrincipal(ctx, authz.System())
+	if _, err := w.Svc.ExpireDue(sys, expireBatch); err != nil {
+		return err
+	}
+	_, err := w.Svc.ExpireCredits(sys, expireBatch)
 	return err
 }
 

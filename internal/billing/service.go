@@ -124,6 +124,9 @@ type GrantInput struct {
 	// Key is the idempotency key (the CLI makes one per invocation unless given).
 	Key    string
 	Reason string
+	// ExpiresAt, when not zero, makes the credits expire then (it must be in the future): what is
+	// left of them is moved out by the expiry job (see doc.go, "Expiry").
+	ExpiresAt time.Time
 }
 
 // Grant adds credits to the workspace's available account from the platform's grants account
@@ -140,6 +143,13 @@ func (s *Service) Grant(ctx context.Context, in GrantInput) (Result, error) {
 	if err := validKey("key", in.Key); err != nil {
 		return Result{}, err
 	}
+	now := s.now()
+	if !in.ExpiresAt.IsZero() {
+		in.ExpiresAt = in.ExpiresAt.UTC().Truncate(time.Millisecond)
+		if !in.ExpiresAt.After(now) {
+			return Result{}, apierr.Validation(apierr.FieldError{Location: "body.expiresAt", Message: "expiresAt must be in the future", Value: in.ExpiresAt})
+		}
+	}
 	var res Result
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		ok, err := s.st.workspaceExists(ctx, tx, in.WorkspaceID)
@@ -149,7 +159,7 @@ func (s *Service) Grant(ctx context.Context, in GrantInput) (Result, error) {
 		if !ok {
 			return apierr.NotFoundf("workspace")
 		}
-		res, err = s.grantTx(ctx, tx, in.WorkspaceID, KindGrant, "grant:"+in.Key, in.Amount, in.Reason, s.now())
+		res, err = s.grantTx(ctx, tx, in.WorkspaceID, KindGrant, "grant:"+in.Key, in.Amount, in.Reason, in.ExpiresAt, now)
 		return err
 	})
 	return res, err
@@ -162,18 +172,27 @@ func (s *Service) GrantWelcomeTx(ctx context.Context, tx *sql.Tx, wsID string, a
 	if amount <= 0 {
 		return nil
 	}
-	_, err := s.grantTx(ctx, tx, wsID, KindWelcome, "welcome:"+wsID, amount, "welcome credits", now.UTC().Truncate(time.Millisecond))
+	_, err := s.grantTx(ctx, tx, wsID, KindWelcome, "welcome:"+wsID, amount, "welcome credits", time.Time{}, now.UTC().Truncate(time.Millisecond))
 	return err
 }
 
-func (s *Service) grantTx(ctx context.Context, tx *sql.Tx, wsID, kind, key string, amount int64, reason string, now time.Time) (Result, error) {
-	op := operation{wsID: wsID, key: key, hash: hashInput(kind, amount, reason), actor: actorOf(ctx), now: now,
+func (s *Service) grantTx(ctx context.Context, tx *sql.Tx, wsID, kind, key string, amount int64, reason string, expiresAt, now time.Time) (Result, error) {
+	hash := hashInput(kind, amount, reason)
+	if !expiresAt.IsZero() {
+		hash = hashInput(kind, amount, reason, expiresAt.UnixMilli())
+	}
+	op := operation{wsID: wsID, key: key, hash: hash, actor: actorOf(ctx), now: now,
 		legs: []leg{{kind: kind, from: Grants, to: Available, amount: amount, reason: reason}}}
 	res, err := s.postOnce(ctx, tx, op)
 	if err != nil || res.Replayed {
 		return res, err
 	}
 	t := res.Transfers[0]
+	if !expiresAt.IsZero() {
+		if err := s.st.addLot(ctx, tx, wsID, t.ID, amount, expiresAt, now); err != nil {
+			return Result{}, err
+		}
+	}
 	if err := audit.Record(ctx, tx, now, audit.Entry{WorkspaceID: wsID, Action: "credits.granted", ResourceType: "transfer", ResourceID: t.ID,
 		Changes: []string{"available"}}); err != nil {
 		return Result{}, err

@@ -30,6 +30,11 @@ type operation struct {
 	wsID, key, hash, actor string
 	legs                   []leg
 	now                    time.Time
+	// skipLots: a debit of available does not take from the lots (the expiry of a lot, which
+	// zeroes the lot itself).
+	skipLots bool
+	// consumed, when not nil, receives the lot portions a debit of available took.
+	consumed *[]lotPortion
 }
 
 // errReplay is returned by post when the key was already used; the caller reads the first result.
@@ -39,7 +44,7 @@ var errReplay = errors.New("billing: idempotency key already used")
 // caller's transaction). It returns errReplay, writing nothing, when the key was already used
 // (whatever the input: the caller compares hashes), and errInsufficient when an available or
 // held balance would go below zero (the caller's transaction must then roll back).
-func (store) post(ctx context.Context, q db.Querier, op operation) ([]LedgerEntry, error) {
+func (st store) post(ctx context.Context, q db.Querier, op operation) ([]LedgerEntry, error) {
 	out := make([]LedgerEntry, 0, len(op.legs))
 	for i, l := range op.legs {
 		t := LedgerEntry{ID: id.New(id.Transfer), WorkspaceID: op.wsID, Kind: l.kind, From: l.from, To: l.to,
@@ -75,6 +80,23 @@ ON CONFLICT (workspace_id, idempotency_key, leg) DO NOTHING`,
 	for _, kind := range accountOrder {
 		d, ok := delta[kind]
 		if !ok || d == 0 {
+			continue
+		}
+		if d < 0 && kind == Available {
+			after, ok, err := st.debitAvailable(ctx, q, op.wsID, -d)
+			if err != nil {
+				return nil, fmt.Errorf("debit %s: %w", kind, err)
+			}
+			if !ok {
+				return nil, errInsufficient
+			}
+			portions, err := st.afterDebit(ctx, q, op.wsID, -d, after, !op.skipLots, op.now)
+			if err != nil {
+				return nil, err
+			}
+			if op.consumed != nil {
+				*op.consumed = append(*op.consumed, portions...)
+			}
 			continue
 		}
 		if d < 0 && !mayGoNegative(kind) {
@@ -149,26 +171,17 @@ func (store) list(ctx context.Context, q db.Querier, wsID, beforeID string, limi
 WHERE workspace_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, wsID, beforeID, limit))
 }
 
-// balances returns the workspace's available and held balances (0 for accounts not yet used).
-func (store) balances(ctx context.Context, q db.Querier, wsID string) (available, held int64, err error) {
-	rows, err := q.QueryContext(ctx, `SELECT kind, balance FROM billing_accounts WHERE workspace_id = $1 AND kind IN ('available', 'held')`, wsID)
+// balances returns the workspace's available row and held balance (0 for accounts not yet used).
+func (st store) balances(ctx context.Context, q db.Querier, wsID string) (available availableAcct, held int64, err error) {
+	available, err = st.available(ctx, q, wsID)
 	if err != nil {
-		return 0, 0, err
+		return availableAcct{}, 0, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind string
-		var b int64
-		if err := rows.Scan(&kind, &b); err != nil {
-			return 0, 0, err
-		}
-		if kind == Available {
-			available = b
-		} else {
-			held = b
-		}
+	err = q.QueryRowContext(ctx, `SELECT balance FROM billing_accounts WHERE workspace_id = $1 AND kind = 'held'`, wsID).Scan(&held)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
 	}
-	return available, held, rows.Err()
+	return available, held, err
 }
 
 // workspaceExists reports whether the workspace exists (grants go only to existing workspaces).
@@ -298,4 +311,15 @@ func (store) ledgerSums(ctx context.Context, q db.Querier) (stored, computed map
 		activeHolds[ws] = v
 	})
 	return
+}
+
+// unpairedTransfers is Verify's operator-wide read: every leg of a transfer between workspaces
+// whose other leg (same key, the other kind, in the workspace its reference names, naming this
+// workspace, for the same amount) is missing.
+func (store) unpairedTransfers(ctx context.Context, q db.Querier) ([]LedgerEntry, error) {
+	return scanTransfers(q.QueryContext(ctx, `SELECT `+transferCols+` FROM billing_transfers t
+WHERE t.kind IN ('transfer_out', 'transfer_in') AND NOT EXISTS (SELECT 1 FROM billing_transfers o
+WHERE o.workspace_id = t.reference AND o.idempotency_key = t.idempotency_key AND o.reference = t.workspace_id
+AND o.amount = t.amount AND o.kind = CASE WHEN t.kind = 'transfer_out' THEN 'transfer_in' ELSE 'transfer_out' END)
+ORDER BY t.id`))
 }

@@ -32,8 +32,9 @@ type Report struct {
 
 // Verify recomputes every balance from the transfers and reports each difference: a balance
 // that is not the sum of its transfers, an available or held balance below zero, a held
-// balance that is not the sum of the workspace's active holds, and a ledger whose balances do
-// not sum to zero (trusted callers only: the operator's `parley credits verify`).
+// balance that is not the sum of the workspace's active holds, an expiring sum that is not the
+// sum of the active lots or is more than available, a transfer between workspaces whose other
+// leg is missing or differs, and a ledger whose balances do not sum to zero (trusted callers only: the operator's `parley credits verify`).
 func (s *Service) Verify(ctx context.Context) (Report, error) {
 	if _, err := requireTrusted(ctx); err != nil {
 		return Report{}, err
@@ -76,8 +77,43 @@ func (s *Service) Verify(ctx context.Context) (Report, error) {
 			r.Differences = append(r.Differences, Difference{k.ws, k.kind, st, holds[k.ws], "held is not the sum of active holds"})
 		}
 	}
+	kept, lots, err := s.st.lotSums(ctx, s.db.Read)
+	if err != nil {
+		return Report{}, err
+	}
+	for _, ws := range sortedKeys(kept, lots) {
+		if kept[ws] != lots[ws] {
+			r.Differences = append(r.Differences, Difference{ws, "expiring", kept[ws], lots[ws], "expiring is not the sum of active lots"})
+		}
+		if kept[ws] > stored[accountKey{ws, Available}] {
+			r.Differences = append(r.Differences, Difference{ws, "expiring", kept[ws], stored[accountKey{ws, Available}], "expiring is more than available"})
+		}
+	}
+	unpaired, err := s.st.unpairedTransfers(ctx, s.db.Read)
+	if err != nil {
+		return Report{}, err
+	}
+	for _, t := range unpaired {
+		r.Differences = append(r.Differences, Difference{t.WorkspaceID, t.Kind, t.AmountMicros, 0,
+			"transfer " + t.IdempotencyKey + " has no matching leg in " + t.Reference})
+	}
 	if r.Total != 0 {
 		r.Differences = append(r.Differences, Difference{"", "all", r.Total, 0, "balances do not sum to zero"})
 	}
 	return r, nil
+}
+
+func sortedKeys(ms ...map[string]int64) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range ms {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
