@@ -11,12 +11,14 @@ const (
 	SourceAgent     = "agent"
 	SourceWorkspace = "workspace"
 	SourcePlatform  = "platform"
+	// SourceCall marks a setting one call's overrides set (the chain's fourth level).
+	SourceCall = "call"
 )
 
 // Setting is one effective setting: its value and where it comes from.
 type Setting struct {
 	Value  any    `json:"value"`
-	Source string `json:"source" enum:"agent,workspace,platform" doc:"agent: the agent sets it; workspace: inherited from the workspace's settings; platform: nobody sets it, the platform default applies."`
+	Source string `json:"source" enum:"call,agent,workspace,platform" doc:"call: the call's overrides set it (a call's effective configuration only); agent: the agent sets it; workspace: inherited from the workspace's settings; platform: nobody sets it, the platform default applies."`
 }
 
 // Effective is an agent's resolved configuration.
@@ -103,4 +105,23 @@ func checkAgent(cat *Catalog, ws, doc map[string]any) []apierr.FieldError {
 	errs = append(errs, cat.checkService("stt", "body.stt", deref(s.STT.Provider), deref(s.STT.Model), "", deref(s.STT.Language))...)
 	errs = append(errs, cat.checkService("tts", "body.tts", deref(s.TTS.Provider), deref(s.TTS.Model), deref(s.TTS.Voice), "")...)
 	return errs
+}
+
+// WithCallOverrides lays a call's overrides over the agent's effective configuration: the
+// fourth level of the chain platform → workspace → agent → call, with the same rules (a setting
+// the call sets wins, and says so with source "call").
+func (e Effective) WithCallOverrides(overrides map[string]any) Effective {
+	if len(overrides) == 0 {
+		return e
+	}
+	settings := make(map[string]Setting, len(e.Settings))
+	for k, v := range e.Settings {
+		settings[k] = v
+	}
+	for path, v := range flatten("", overrides, nil) {
+		settings[path] = Setting{Value: v, Source: SourceCall}
+	}
+	e.Settings = settings
+	e.Config = config(settings)
+	return e
 }
