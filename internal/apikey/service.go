@@ -189,7 +189,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*authz.Princi
 			return nil, err
 		}
 	}
-	return authz.NewAPIKey(k.ID, k.WorkspaceID, k.CreatedBy, k.Scopes), nil
+	pr := authz.NewAPIKey(k.ID, k.WorkspaceID, k.CreatedBy, k.Scopes)
+	pr.Test = k.Mode == Test
+	return pr, nil
 }
 
 // AuthenticateHeader is Authenticate for an Authorization header ("Bearer <token>").

@@ -108,6 +108,7 @@ func rootCommand(getenv func(string) string, stdin io.Reader, stdout, stderr io.
 	root.AddCommand(serveCommand(getenv, stdout, stderr), migrateCommand(getenv, stdout, stderr), versionCommand(stdout),
 		usersCommand(getenv, stdout, stderr), workspacesCommand(getenv, stdout, stderr), mailCommand(getenv, stdout, stderr),
 		secretsCommand(getenv, stdout), creditsCommand(getenv, stdout, stderr))
+	root.AddCommand(pricesCommand(getenv, stdout, stderr))
 	return root
 }
 

@@ -60,7 +60,7 @@ func startChromium(t *testing.T) context.Context {
 
 // newBrowserTestServer serves a whole Parley server (fresh SQLite data directory) on a local port, with
 // the base URL set to that port.
-func newBrowserTestServer(t *testing.T) (*Server, string) {
+func newBrowserTestServer(t *testing.T, tweaks ...func(*Config)) (*Server, string) {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
@@ -69,6 +69,9 @@ func newBrowserTestServer(t *testing.T) (*Server, string) {
 		LogFormat: "text", LogLevel: "warn", Signup: "open", SQLiteSynchronous: "normal",
 		SessionIdle: time.Hour, SessionMaxAge: 12 * time.Hour,
 		JobWorkers: 2, JobFetchCooldown: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+	}
+	for _, tw := range tweaks {
+		tw(&cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(browserLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := NewServer(context.Background(), cfg, logger, Overrides{Hash: identity.HashParams{Memory: 64, Time: 1, Threads: 1}})

@@ -28,9 +28,20 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	// WelcomeCredits is what each new workspace receives, in micro-credits (0: nothing).
 	WelcomeCredits int64
+	// OperatorToken authenticates the operator API (/v1/operator/…, POST …/usage) as the
+	// system principal; empty turns that API off.
+	OperatorToken string
 	// WebhookAllowPrivate lets webhook endpoints use http:// and private, loopback and link-local
 	// addresses (development and tests only).
 	WebhookAllowPrivate bool
+	// WebhookRetention is how long webhook messages and attempts are kept before the hourly
+	// prune job deletes them.
+	WebhookRetention time.Duration
+	// SimTimeScale runs the telephony simulator's time this many times faster than the clock.
+	SimTimeScale float64
+	// TelephonyAPIURLs replaces telephony providers' API base URLs (provider → URL), for
+	// staging environments and tests that point Parley at a provider's fake.
+	TelephonyAPIURLs map[string]string
 }
 
 type option struct {
@@ -94,6 +105,14 @@ var options = []option{
 	{"job-fetch-cooldown", "PARLEY_JOB_FETCH_COOLDOWN", "100ms", "minimum pause between job fetches (workers ÷ cooldown caps jobs/s)", false, dur(func(c *Config) *time.Duration { return &c.JobFetchCooldown })},
 	{"shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", "30s", "how long a graceful stop waits for in-flight requests", false, dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"welcome-credits", "PARLEY_WELCOME_CREDITS", "10", "credits each new workspace receives through the ledger (decimal, e.g. 2.5); 0 turns it off", false, credits(func(c *Config) *int64 { return &c.WelcomeCredits })},
+	{"operator-token", "PARLEY_OPERATOR_TOKEN", "", "secret (at least 32 characters) that authenticates the operator API: price overrides and usage from trusted runtimes; empty turns it off", false,
+		func(c *Config, v string) error {
+			if v != "" && len(v) < 32 {
+				return fmt.Errorf("must be at least 32 characters (e.g. openssl rand -hex 32)")
+			}
+			c.OperatorToken = v
+			return nil
+		}},
 	{"webhook-allow-private", "PARLEY_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints use http:// and private, loopback or link-local addresses (development only: it disables the SSRF guard)", false,
 		func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
@@ -101,6 +120,39 @@ var options = []option{
 				return fmt.Errorf("must be true or false, not %q", v)
 			}
 			c.WebhookAllowPrivate = b
+			return nil
+		}},
+	{"webhook-retention", "PARLEY_WEBHOOK_RETENTION", "720h", "how long webhook messages and delivery attempts are kept (at least 24h)", false,
+		func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 24*time.Hour {
+				return fmt.Errorf("must be a duration of at least 24h (e.g. 720h), not %q", v)
+			}
+			c.WebhookRetention = d
+			return nil
+		}},
+	{"sim-time-scale", "PARLEY_SIM_TIME_SCALE", "1", "run the telephony simulator's time N times faster (e.g. 1000: a 3-minute simulated call ends in 180 ms)", false,
+		func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 || f > 1e7 {
+				return fmt.Errorf("must be a number above 0 and at most 10000000, not %q", v)
+			}
+			c.SimTimeScale = f
+			return nil
+		}},
+	{"telephony-api-urls", "PARLEY_TELEPHONY_API_URLS", "", "replace providers' API base URLs, e.g. twilio=https://twilio-mock.internal (comma-separated; for staging and tests)", false,
+		func(c *Config, v string) error {
+			c.TelephonyAPIURLs = map[string]string{}
+			for part := range strings.SplitSeq(v, ",") {
+				if strings.TrimSpace(part) == "" {
+					continue
+				}
+				k, u, ok := strings.Cut(strings.TrimSpace(part), "=")
+				if !ok || k == "" || (!strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://")) {
+					return fmt.Errorf("must be provider=http(s)://… pairs separated by commas, not %q", part)
+				}
+				c.TelephonyAPIURLs[k] = u
+			}
 			return nil
 		}},
 }

@@ -15,12 +15,15 @@ import (
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/billing"
+	"github.com/parleyhq/parley/internal/call"
+	"github.com/parleyhq/parley/internal/campaign"
 	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/apierr"
 	"github.com/parleyhq/parley/internal/platform/audit"
 	"github.com/parleyhq/parley/internal/platform/authz"
 	"github.com/parleyhq/parley/internal/platform/idempotency"
+	"github.com/parleyhq/parley/internal/telephony"
 	"github.com/parleyhq/parley/internal/webhook"
 	"github.com/parleyhq/parley/internal/workspace"
 )
@@ -267,6 +270,10 @@ func (s *Server) routes() http.Handler {
 	huma.Register(api, huma.Operation{OperationID: "test-webhook", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/test", Tags: webhooks,
 		Summary: "Send a test event", Description: "Sends a `ping` event to this endpoint only, even when it is disabled; answers its message. Owner and admins; webhooks:write.",
 		DefaultStatus: http.StatusAccepted, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.WebhooksWrite)}, hh.Test)
+	huma.Register(api, huma.Operation{OperationID: "replay-webhook", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/webhooks/{endpointId}/replay", Tags: webhooks,
+		Summary: "Send an endpoint's messages again", Description: "Re-sends, with their own webhook-ids, the endpoint's failed messages created since `since` (every message with `all: true`), at most 10,000 per call, oldest first. " +
+			"409 endpoint_disabled when the endpoint is disabled. Owner and admins; webhooks:write.",
+		DefaultStatus: http.StatusAccepted, Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.WebhooksWrite)}, hh.Replay)
 
 	// Billing.
 	bh := &billing.HTTP{Svc: s.Billing}
@@ -277,6 +284,42 @@ func (s *Server) routes() http.Handler {
 	huma.Register(api, huma.Operation{OperationID: "get-ledger", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/billing/ledger", Tags: bill,
 		Summary: "The workspace's ledger", Description: "Every movement of credits (grants, debits, holds and their settlement), newest first, cursor-paginated. Every role; API keys with usage:read.",
 		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.BillingView)}, bh.GetLedger)
+	huma.Register(api, huma.Operation{OperationID: "get-prices", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/prices", Tags: bill,
+		Summary: "The workspace's prices", Description: "The effective price book: the platform's prices with the operator's overrides for this workspace (source: platform or workspace), in credits and micro-credits per unit. Every role; API keys with usage:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.BillingView)}, bh.GetPrices)
+	huma.Register(api, huma.Operation{OperationID: "get-usage", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/billing/usage", Tags: bill,
+		Summary: "The workspace's usage report", Description: "Rated usage that occurred in [from, to) (default: the last 30 days), grouped by day (UTC), agent or kind and then by kind; the total equals the usage debits of the ledger. Every role; API keys with usage:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.BillingView)}, bh.GetUsage)
+	huma.Register(api, huma.Operation{OperationID: "export-usage", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/billing/usage.csv", Tags: bill,
+		Summary: "The workspace's usage report as CSV", Description: "The same report as CSV, with a total line. Every role; API keys with usage:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Responses: billing.UsageCSVResponses, Extensions: act(authz.BillingView)}, bh.GetUsageCSV)
+	huma.Register(api, huma.Operation{OperationID: "get-billing-settings", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/billing/settings", Tags: bill,
+		Summary: "The workspace's billing settings", Description: "The low-balance threshold of credits.low. Every role; API keys with usage:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.BillingView)}, bh.GetSettings)
+	huma.Register(api, huma.Operation{OperationID: "update-billing-settings", Method: http.MethodPatch, Path: "/v1/workspaces/{workspaceId}/billing/settings", Tags: bill,
+		Summary: "Change the workspace's billing settings", Description: "lowBalanceThreshold (decimal credits; \"0\" = off): credits.low is published, and the owner mailed, when a movement takes available from at or above it to below it; credits.depleted when it reaches zero. Once per crossing. Owner only.",
+		Security: userAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.BillingManage)}, bh.UpdateSettings)
+	huma.Register(api, huma.Operation{OperationID: "create-credit-transfer", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/billing/transfers", Tags: bill,
+		Summary: "Move credits to another workspace you own", Description: "One ledger transfer: transfer_out (available → grants) here and transfer_in (grants → available) in the target, same key, audited in both. " +
+			"Owner of both workspaces (404 when you do not own the target); 402 insufficient_credits when available does not cover it (nothing moves). Expiring credits go first and keep their expiry.",
+		DefaultStatus: http.StatusCreated, Security: userAuth, Errors: []int{401, 402, 403, 404, 409, 422}, Extensions: act(authz.BillingManage)}, bh.CreateTransfer)
+	// Operator routes: authenticated only by the operator token (--operator-token), as the system
+	// principal; no x-parley-action (they are not workspace-role routes; the isolation suite skips them).
+	api.OpenAPI().Components.SecuritySchemes["operator"] = &huma.SecurityScheme{Type: "http", Scheme: "bearer",
+		Description: "The operator token (`--operator-token` / PARLEY_OPERATOR_TOKEN): `Authorization: Bearer <token>`. Only for operator routes; when no token is configured they answer 403 operator_api_disabled."}
+	operatorAuth := []map[string][]string{{"operator": {}}}
+	huma.Register(api, huma.Operation{OperationID: "set-workspace-prices", Method: http.MethodPut, Path: "/v1/operator/workspaces/{workspaceId}/prices", Tags: bill,
+		Summary: "Set a workspace's price overrides (operator)", Description: "Replaces every override of the workspace; [] returns it to the platform book. Prices are decimal credits per unit of the kind. Operator token only.",
+		Security: operatorAuth, Errors: []int{401, 403, 404, 422}}, bh.SetPrices)
+	huma.Register(api, huma.Operation{OperationID: "record-usage", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/usage", Tags: bill,
+		Summary: "Record metered usage (trusted runtimes)", Description: "Rates each record with the workspace's prices (rounded up per record to the micro-credit) and debits it, once per record id: " +
+			"a replay answers the first result. Records are judged in order; one the balance cannot cover is refused (status refused, code insufficient_credits) and writes nothing, the others still go through. " +
+			"Operator token only: a session or a workspace API key gets 403.",
+		Security: operatorAuth, Errors: []int{401, 403, 404, 422}}, bh.RecordUsage)
+	huma.Register(api, huma.Operation{OperationID: "grant-credits", Method: http.MethodPost, Path: "/v1/operator/workspaces/{workspaceId}/credits/grants", Tags: bill,
+		Summary: "Grant credits to a workspace (operator)", Description: "grants → available, once per key (the same key and input answer the first grant, replayed: true; another input 409). " +
+			"expiresAt makes the credits expire: what is left of them then leaves through a transfer of kind expire. Operator token only.",
+		DefaultStatus: http.StatusCreated, Security: operatorAuth, Errors: []int{401, 403, 404, 409, 422}}, bh.Grant)
 
 	// Contacts.
 	ch := &contact.HTTP{Svc: s.Contacts, OnStreamError: func(ctx context.Context, err error) {
@@ -331,6 +374,154 @@ func (s *Server) routes() http.Handler {
 	huma.Register(api, huma.Operation{OperationID: "remove-dnc-number", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/dnc/{phone}", Tags: contacts,
 		Summary: "Take a number off the do-not-call list", Description: "404 when it is not on it. Owner and admins; contacts:write.",
 		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsWrite)}, ch.RemoveDNC)
+	huma.Register(api, huma.Operation{OperationID: "start-contact-import", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/contact-imports", Tags: contacts,
+		Summary: "Import contacts from a CSV file", Description: "Up to 200 MB, as a text/csv body or multipart/form-data (a file part and option fields). UTF-8 (with or without BOM); " +
+			"`,`, `;` or tab delimiters (detected from the header line). Columns are detected by header (phone, name, email, timezone, tags and common variants); " +
+			"every other column becomes an attribute. The file is checked (CSV throughout, a phone column) before 202; the rows are then imported by a background job: " +
+			"poll GET …/contact-imports/{importId}. Owner and admins; contacts:write.",
+		DefaultStatus: http.StatusAccepted, RequestBody: contact.ImportRequestBody, Security: anyAuth, Errors: []int{400, 401, 403, 404, 413, 422, 503},
+		Extensions: act(authz.ContactsWrite)}, ch.StartImport)
+	huma.Register(api, huma.Operation{OperationID: "list-contact-imports", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contact-imports", Tags: contacts,
+		Summary: "List CSV imports", Description: "Newest first, with status and counts. Every role; contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.ContactsRead)}, ch.ListImports)
+	huma.Register(api, huma.Operation{OperationID: "get-contact-import", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contact-imports/{importId}", Tags: contacts,
+		Summary: "Get a CSV import", Description: "Status (queued, running, completed, failed) and counts (total, processed, created, updated, skipped, failed). Every role; contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.ContactsRead)}, ch.GetImport)
+	huma.Register(api, huma.Operation{OperationID: "get-contact-import-errors", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/contact-imports/{importId}/errors.csv", Tags: contacts,
+		Summary: "The failed rows of a CSV import", Description: "CSV: line, column, value, reason, in line order (the header is line 1). Every role (phone values hidden for members when the workspace masks numbers); contacts:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Responses: contact.ImportErrorsResponses, Extensions: act(authz.ContactsRead)}, ch.ImportErrors)
+
+	// Telephony.
+	th := &telephony.HTTP{Svc: s.Telephony}
+	tel := []string{"Telephony"}
+	wsTel := "/v1/workspaces/{workspaceId}/telephony"
+	huma.Register(api, huma.Operation{OperationID: "list-telephony-providers", Method: http.MethodGet, Path: "/v1/telephony/providers", Tags: tel,
+		Summary: "Telephony providers and their credential fields", Description: "Which fields each provider's credential takes, which are secret and which are required. Anyone signed in.",
+		Security: anyAuth, Errors: []int{401}}, th.Providers)
+	huma.Register(api, huma.Operation{OperationID: "create-telephony-credential", Method: http.MethodPost, Path: wsTel + "/credentials", Tags: tel,
+		Summary: "Add a telephony credential", Description: "A provider account of the workspace (bring your own provider): twilio, plivo, telnyx, vonage, exotel, sip or sim. " +
+			"Secret fields are encrypted at rest and never shown again (reads show their last four characters). The answer holds the voice and status URLs to paste into the provider's console. Owner and admins.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.TelephonyManage)}, th.CreateCredential)
+	huma.Register(api, huma.Operation{OperationID: "list-telephony-credentials", Method: http.MethodGet, Path: wsTel + "/credentials", Tags: tel,
+		Summary: "List telephony credentials", Description: "Newest first; secret fields as their last four characters. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyRead)}, th.ListCredentials)
+	huma.Register(api, huma.Operation{OperationID: "get-telephony-credential", Method: http.MethodGet, Path: wsTel + "/credentials/{credentialId}", Tags: tel,
+		Summary: "Get a telephony credential", Description: "Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyRead)}, th.GetCredential)
+	huma.Register(api, huma.Operation{OperationID: "update-telephony-credential", Method: http.MethodPatch, Path: wsTel + "/credentials/{credentialId}", Tags: tel,
+		Summary: "Rename a credential or replace some of its fields", Description: "Fields given replace those stored (an empty string removes an optional field); changing any field resets the verification. Owner and admins.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.TelephonyManage)}, th.UpdateCredential)
+	huma.Register(api, huma.Operation{OperationID: "delete-telephony-credential", Method: http.MethodDelete, Path: wsTel + "/credentials/{credentialId}", Tags: tel,
+		Summary: "Delete a telephony credential", Description: "Also removes the phone numbers at it; calls keep their records. Owner and admins.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyManage)}, th.DeleteCredential)
+	huma.Register(api, huma.Operation{OperationID: "verify-telephony-credential", Method: http.MethodPost, Path: wsTel + "/credentials/{credentialId}/verify", Tags: tel,
+		Summary: "Verify a credential with its provider", Description: "Makes the provider's cheapest authenticated request and records the result: verification.status ok, or failed with the provider's reason. Owner and admins.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyManage)}, th.VerifyCredential)
+	huma.Register(api, huma.Operation{OperationID: "create-phone-number", Method: http.MethodPost, Path: wsTel + "/numbers", Tags: tel,
+		Summary: "Add a phone number", Description: "A number of the workspace at one of its credentials, with the agent that answers it. The answer holds voiceUrl and statusUrl, to paste into the provider's console. 409 number_exists. Owner and admins.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.TelephonyManage)}, th.CreateNumber)
+	huma.Register(api, huma.Operation{OperationID: "list-phone-numbers", Method: http.MethodGet, Path: wsTel + "/numbers", Tags: tel,
+		Summary: "List phone numbers", Description: "Newest first, cursor-paginated. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.TelephonyRead)}, th.ListNumbers)
+	huma.Register(api, huma.Operation{OperationID: "get-phone-number", Method: http.MethodGet, Path: wsTel + "/numbers/{numberId}", Tags: tel,
+		Summary: "Get a phone number", Description: "Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyRead)}, th.GetNumber)
+	huma.Register(api, huma.Operation{OperationID: "update-phone-number", Method: http.MethodPatch, Path: wsTel + "/numbers/{numberId}", Tags: tel,
+		Summary: "Change a phone number's credential, label, agent or routing webhook", Description: "Owner and admins.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.TelephonyManage)}, th.UpdateNumber)
+	huma.Register(api, huma.Operation{OperationID: "delete-phone-number", Method: http.MethodDelete, Path: wsTel + "/numbers/{numberId}", Tags: tel,
+		Summary: "Delete a phone number", Description: "Owner and admins.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyManage)}, th.DeleteNumber)
+
+	// Calls.
+	calh := &call.HTTP{Svc: s.Calls, BaseURL: s.Config.BaseURL}
+	calls := []string{"Calls"}
+	huma.Register(api, huma.Operation{OperationID: "place-call", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/calls", Tags: calls,
+		Summary: "Place an outbound call", Description: "Queues the call and dials it in the background (201, status queued). Refused: a do-not-call number (409 do_not_call), a paused or archived agent (409 agent_not_active), " +
+			"an unknown agent, contact or credential (404), no credits to reserve the first minutes (402 insufficient_credits), the workspace at its concurrent-call limit (429 concurrency_limit). " +
+			"Without credentialId the workspace's default credential is used, else the simulator; test API keys always use the simulator. Every role; calls:write.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 402, 403, 404, 409, 422, 429}, Extensions: act(authz.CallsWrite)}, calh.Place)
+	huma.Register(api, huma.Operation{OperationID: "list-calls", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/calls", Tags: calls,
+		Summary: "List calls", Description: "Newest first, cursor-paginated; filter by status, direction, agent, campaign, number and time. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.CallsRead)}, calh.List)
+	huma.Register(api, huma.Operation{OperationID: "get-call", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/calls/{callId}", Tags: calls,
+		Summary: "Get a call", Description: "Its state, a timestamp per state, end reason, duration and cost. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.CallsRead)}, calh.Get)
+	huma.Register(api, huma.Operation{OperationID: "get-call-timeline", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/calls/{callId}/timeline", Tags: calls,
+		Summary: "A call's timeline", Description: "Every state change and every provider report, applied or ignored (late, duplicate, out of order), oldest first. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.CallsRead)}, calh.Timeline)
+	huma.Register(api, huma.Operation{OperationID: "get-call-effective", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/calls/{callId}/effective", Tags: calls,
+		Summary: "A call's effective configuration", Description: "The agent's effective configuration with the call's overrides laid over it: platform → workspace → agent → call, each setting with its source. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.CallsRead)}, calh.Effective)
+	huma.Register(api, huma.Operation{OperationID: "hangup-call", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/calls/{callId}/hangup", Tags: calls,
+		Summary: "Hang up a call", Description: "A call not dialled yet is canceled at once; a live call is hung up at the provider, whose report ends it. 409 call_ended. Every role; calls:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 409, 502}, Extensions: act(authz.CallsWrite)}, calh.Hangup)
+	huma.Register(api, huma.Operation{OperationID: "create-call-trigger", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/call-triggers", Tags: calls,
+		Summary: "Create a call trigger", Description: "A URL ({baseUrl}/hooks/{workspaceId}/{triggerId}) your CRM or form tool posts JSON to, to start a call with the agent; mapping says where the number and the variables are in the JSON. " +
+			"The answer holds the secret (whsec_…), shown once: send it as a bearer token or sign requests with it (Standard Webhooks). Owner and admins.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.TelephonyManage)}, calh.CreateTrigger)
+	huma.Register(api, huma.Operation{OperationID: "list-call-triggers", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/call-triggers", Tags: calls,
+		Summary: "List call triggers", Description: "Newest first, never their secrets. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyRead)}, calh.ListTriggers)
+	huma.Register(api, huma.Operation{OperationID: "get-call-trigger", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/call-triggers/{triggerId}", Tags: calls,
+		Summary: "Get a call trigger", Description: "Never its secret. Every role; calls:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyRead)}, calh.GetTrigger)
+	huma.Register(api, huma.Operation{OperationID: "delete-call-trigger", Method: http.MethodDelete, Path: "/v1/workspaces/{workspaceId}/call-triggers/{triggerId}", Tags: calls,
+		Summary: "Delete a call trigger", Description: "Its URL stops working at once. Owner and admins.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.TelephonyManage)}, calh.DeleteTrigger)
+	// Trigger requests: authenticated by the trigger's secret.
+	mux.HandleFunc("POST /hooks/{workspaceId}/{triggerId}", calh.ServeTrigger)
+	// Provider requests: authenticated by each provider's signature, not by a session or key.
+	mux.HandleFunc("/telephony/{workspaceId}/{provider}/{kind}", calh.ServeProvider)
+
+	// Campaigns.
+	cph := &campaign.HTTP{Svc: s.Campaigns}
+	camps := []string{"Campaigns"}
+	campPath := "/v1/workspaces/{workspaceId}/campaigns/{campaignId}"
+	huma.Register(api, huma.Operation{OperationID: "create-campaign", Method: http.MethodPost, Path: "/v1/workspaces/{workspaceId}/campaigns", Tags: camps,
+		Summary: "Create a campaign", Description: "A draft: an agent calls the members of a contact list within a calling window, paced and retried. " +
+			"Optional fields take their documented defaults. Owner and admins; campaigns:write.",
+		DefaultStatus: http.StatusCreated, Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.CampaignsWrite)}, cph.Create)
+	huma.Register(api, huma.Operation{OperationID: "list-campaigns", Method: http.MethodGet, Path: "/v1/workspaces/{workspaceId}/campaigns", Tags: camps,
+		Summary: "List campaigns", Description: "Newest first, cursor-paginated; filter by status. Every role; campaigns:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.CampaignsRead)}, cph.List)
+	huma.Register(api, huma.Operation{OperationID: "get-campaign", Method: http.MethodGet, Path: campPath, Tags: camps,
+		Summary: "Get a campaign", Description: "Every role; campaigns:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.CampaignsRead)}, cph.Get)
+	huma.Register(api, huma.Operation{OperationID: "update-campaign", Method: http.MethodPatch, Path: campPath, Tags: camps,
+		Summary: "Change a campaign", Description: "Draft and paused campaigns only (409 campaign_state); the audience only in draft (409 audience_locked). Absent fields stay. Owner and admins; campaigns:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.CampaignsWrite)}, cph.Update)
+	huma.Register(api, huma.Operation{OperationID: "delete-campaign", Method: http.MethodDelete, Path: campPath, Tags: camps,
+		Summary: "Delete a campaign", Description: "A draft or ended campaign, with its contacts and attempts (its calls stay); 409 campaign_state otherwise. Owner and admins; campaigns:write.",
+		DefaultStatus: http.StatusNoContent, Security: anyAuth, Errors: []int{401, 403, 404, 409}, Extensions: act(authz.CampaignsWrite)}, cph.Delete)
+	for _, op := range []struct {
+		id, verb, summary, desc string
+		fn                      func(context.Context, *campaign.CampaignPath) (*campaign.CampaignOutput, error)
+	}{
+		{"start-campaign", "start", "Start a campaign now", "A draft or scheduled campaign: its list's members become its contacts and the dialer begins.", cph.Start},
+		{"pause-campaign", "pause", "Pause a campaign", "A running campaign: no new call is placed; live calls finish.", cph.Pause},
+		{"resume-campaign", "resume", "Resume a paused campaign", "Whatever paused it (you, insufficient_credits, carrier_failures, agent_not_active).", cph.Resume},
+		{"cancel-campaign", "cancel", "Cancel a campaign", "Any campaign that has not ended; live calls finish.", cph.Cancel},
+	} {
+		huma.Register(api, huma.Operation{OperationID: op.id, Method: http.MethodPost, Path: campPath + "/" + op.verb, Tags: camps,
+			Summary: op.summary, Description: op.desc + " 409 campaign_state from another state. Owner and admins; campaigns:write.",
+			Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.CampaignsWrite)}, op.fn)
+	}
+	huma.Register(api, huma.Operation{OperationID: "schedule-campaign", Method: http.MethodPost, Path: campPath + "/schedule", Tags: camps,
+		Summary: "Schedule a campaign", Description: "A draft (or scheduled) campaign starts by itself at startAt. Owner and admins; campaigns:write.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 409, 422}, Extensions: act(authz.CampaignsWrite)}, cph.Schedule)
+	huma.Register(api, huma.Operation{OperationID: "get-campaign-stats", Method: http.MethodGet, Path: campPath + "/stats", Tags: camps,
+		Summary: "A campaign's progress", Description: "Contacts total, pending, in progress, done by outcome; attempts, live calls, credits spent, a rough ETA. Every role; campaigns:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Extensions: act(authz.CampaignsRead)}, cph.Stats)
+	huma.Register(api, huma.Operation{OperationID: "list-campaign-attempts", Method: http.MethodGet, Path: campPath + "/attempts", Tags: camps,
+		Summary: "A campaign's attempts", Description: "Every try at a contact (its call, caller ID, outcome, duration, cost), newest first. Every role; campaigns:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404, 422}, Extensions: act(authz.CampaignsRead)}, cph.Attempts)
+	huma.Register(api, huma.Operation{OperationID: "campaign-results", Method: http.MethodGet, Path: campPath + "/results.csv", Tags: camps,
+		Summary: "A campaign's results as CSV", Description: "One line per contact (attempts, last outcome, last call, total duration and cost), streamed. Every role; campaigns:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Responses: campaign.ResultsResponses, Extensions: act(authz.CampaignsRead)}, cph.Results)
+	huma.Register(api, huma.Operation{OperationID: "campaign-events", Method: http.MethodGet, Path: campPath + "/events", Tags: camps,
+		Summary: "A campaign's live progress (server-sent events)", Description: "`event: progress` with the status and stats now, then every second until the campaign ends. Every role; campaigns:read.",
+		Security: anyAuth, Errors: []int{401, 403, 404}, Responses: campaign.EventsResponses, Extensions: act(authz.CampaignsRead)}, cph.Events)
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

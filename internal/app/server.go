@@ -14,12 +14,16 @@ import (
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
 	"github.com/parleyhq/parley/internal/billing"
+	"github.com/parleyhq/parley/internal/call"
+	"github.com/parleyhq/parley/internal/campaign"
 	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/db"
 	"github.com/parleyhq/parley/internal/platform/jobs"
 	"github.com/parleyhq/parley/internal/platform/mail"
 	"github.com/parleyhq/parley/internal/platform/secret"
+	"github.com/parleyhq/parley/internal/telephony"
+	"github.com/parleyhq/parley/internal/telephony/sim"
 	"github.com/parleyhq/parley/internal/webhook"
 	"github.com/parleyhq/parley/internal/workspace"
 )
@@ -36,6 +40,10 @@ type Server struct {
 	Contacts   *contact.Service
 	Billing    *billing.Service
 	Webhooks   *webhook.Service
+	Telephony  *telephony.Service
+	Calls      *call.Service
+	Campaigns  *campaign.Service
+	Sim        *sim.Engine
 	Mail       *mail.Deliverer
 	Secrets    *secret.Keyring
 	Handler    http.Handler
@@ -107,7 +115,6 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger, ov Override
 		Mail:    &mail.Deliverer{DB: d, Logger: logger, SMTPURL: cfg.SMTPURL, Now: now},
 		metrics: prometheus.NewRegistry(),
 	}
-	s.Contacts = contact.NewService(d, now)
 	s.Billing = bill
 	// Webhook jobs are inserted through an insert-only queue (InsertTx works without workers);
 	// StartWorkers runs them and the dispatcher.
@@ -117,9 +124,23 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger, ov Override
 		return nil, err
 	}
 	s.Webhooks = webhook.NewService(d, keys, inserts, webhook.Options{Now: now, AllowPrivate: cfg.WebhookAllowPrivate})
+	// CSV imports keep their uploads in the data directory until their job has run.
+	s.Contacts = contact.NewService(d, now, contact.WithImports(filepath.Join(cfg.DataDir, "imports"), inserts))
+	s.Sim = sim.NewEngine(cfg.SimTimeScale)
+	s.Telephony = telephony.NewService(d, keys, now, telephony.Options{BaseURL: cfg.BaseURL, Adapters: adapters(s.Sim),
+		APIBaseURLs: cfg.TelephonyAPIURLs, AllowHTTPRouting: cfg.WebhookAllowPrivate})
+	s.Calls = call.NewService(d, s.Agents, s.Contacts, bill, s.Telephony, inserts, call.Options{BaseURL: cfg.BaseURL, Now: now,
+		RoutingClient: webhook.NewClient(cfg.WebhookAllowPrivate), Secrets: keys})
+	s.Campaigns = campaign.NewService(d, s.Agents, s.Contacts, s.Calls, s.Telephony, inserts, campaign.Options{Now: now})
+	s.Sim.SetDeliver(s.deliverSim)
 	s.Handler = s.routes()
 	return s, nil
 }
 
 // Close releases the store.
-func (s *Server) Close() error { return s.DB.Close() }
+func (s *Server) Close() error {
+	if s.Sim != nil {
+		s.Sim.Close()
+	}
+	return s.DB.Close()
+}

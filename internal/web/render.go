@@ -27,7 +27,8 @@ var templateFS embed.FS
 // defines "title" and "content".
 var pages = parsePages("login", "signup", "workspaces", "overview", "error", "forgot", "reset",
 	"team", "transfer", "apikeys", "apikey-created", "audit", "invitation", "agents", "agent", "agent-versions", "settings",
-	"contacts", "contact", "contact-lists", "contact-list", "dnc")
+	"contacts", "contact", "contact-lists", "contact-list", "contact-import", "dnc", "telephony", "calls", "call", "billing",
+	"campaigns", "campaign")
 
 var funcs = template.FuncMap{
 	"asset": assetURL,
@@ -115,9 +116,18 @@ var notices = map[string]string{
 	"list-created":         "List created.",
 	"list-renamed":         "List renamed.",
 	"list-deleted":         "List deleted. Its contacts are kept.",
+	"credential-added":     "Credential saved. Verify it, then paste its URLs into the provider's console.",
+	"credential-verified":  "The provider accepted the credential.",
+	"credential-failed":    "The provider refused the credential: see its reason below.",
+	"credential-deleted":   "Credential deleted, with its phone numbers.",
+	"number-added":         "Number added. Paste its voice and status URLs into the provider's console.",
+	"number-deleted":       "Number deleted.",
+	"call-hung-up":         "Hang-up sent.",
 	"dnc-added":            "Number added to the do-not-call list. Parley will not call it.",
 	"dnc-already":          "That number was already on the do-not-call list.",
 	"dnc-removed":          "Number removed from the do-not-call list.",
+	"threshold-saved":      "Low-balance threshold saved.",
+	"credits-transferred":  "Credits moved. Both workspaces' ledgers show the transfer.",
 }
 
 // navLink is one entry of the workspace navigation.
@@ -137,8 +147,13 @@ var workspaceSections = []struct {
 	{"overview", "Overview", "", authz.WorkspaceView},
 	{"agents", "Agents", "/agents", authz.AgentsRead},
 	{"contacts", "Contacts", "/contacts", authz.ContactsRead},
+	{"calls", "Calls", "/calls", authz.CallsRead},
+	{"campaigns", "Campaigns", "/campaigns", authz.CampaignsRead},
+	{"telephony", "Telephony", "/telephony", authz.TelephonyRead},
 	{"team", "Team", "/team", authz.MembersView},
 	{"api-keys", "API keys", "/api-keys", authz.APIKeysManage},
+	{"webhooks", "Webhooks", "/webhooks", authz.WebhooksRead},
+	{"billing", "Billing", "/billing", authz.BillingView},
 	{"audit", "Audit log", "/audit", authz.AuditRead},
 	{"settings", "Settings", "/settings", authz.SettingsRead},
 }

@@ -23,9 +23,14 @@ import (
 
 	"github.com/parleyhq/parley/internal/agent"
 	"github.com/parleyhq/parley/internal/apikey"
+	"github.com/parleyhq/parley/internal/billing"
+	"github.com/parleyhq/parley/internal/call"
+	"github.com/parleyhq/parley/internal/campaign"
 	"github.com/parleyhq/parley/internal/contact"
 	"github.com/parleyhq/parley/internal/identity"
 	"github.com/parleyhq/parley/internal/platform/audit"
+	"github.com/parleyhq/parley/internal/telephony"
+	"github.com/parleyhq/parley/internal/webhook"
 	"github.com/parleyhq/parley/internal/workspace"
 )
 
@@ -36,6 +41,11 @@ type Deps struct {
 	APIKeys    *apikey.Service
 	Agents     *agent.Service
 	Contacts   *contact.Service
+	Webhooks   *webhook.Service
+	Telephony  *telephony.Service
+	Calls      *call.Service
+	Campaigns  *campaign.Service
+	Billing    *billing.Service
 	Audit      *audit.Reader
 	// Cookie says how the session cookie is named and set (Secure on https).
 	Cookie identity.Cookie
@@ -101,6 +111,8 @@ func New(d Deps) *Handler {
 //	POST /w/{workspaceId}/contacts/{contactId}          save what changed
 //	POST /w/{workspaceId}/contacts/{contactId}/delete   delete the contact
 //	POST /w/{workspaceId}/contacts/{contactId}/lists    add the contact to a list (listId)
+//	POST /w/{workspaceId}/contact-imports               import a CSV file (multipart, streamed) → the import's page
+//	GET  /w/{workspaceId}/contact-imports/{importId}    an import's progress (refreshes while it runs) and result
 //	GET  /w/{workspaceId}/contact-lists                 the lists and the create form
 //	POST /w/{workspaceId}/contact-lists                 create a list → its page
 //	GET  /w/{workspaceId}/contact-lists/{listId}        its members, rename and delete
@@ -110,6 +122,13 @@ func New(d Deps) *Handler {
 //	GET  /w/{workspaceId}/dnc                           the do-not-call list and the add form
 //	POST /w/{workspaceId}/dnc                           add a number (phone, reason)
 //	POST /w/{workspaceId}/dnc/remove                    remove a number (phone)
+//	GET  /w/{workspaceId}/webhooks…                     webhook endpoints, their secrets and delivery logs (see webhooks.go)
+//	GET  /w/{workspaceId}/billing?cursor=               credits, usage chart, ledger, prices (billing.go)
+//	POST /w/{workspaceId}/billing/settings              the low-balance threshold (owner)
+//	POST /w/{workspaceId}/billing/transfers             move credits to another workspace the owner owns
+//	GET  /w/{workspaceId}/campaigns                     campaigns with state and progress (campaigns.go)
+//	GET  /w/{workspaceId}/campaigns/{campaignId}        progress (refreshes while live), outcomes, results link
+//	POST /w/{workspaceId}/campaigns/{campaignId}/{start|pause|resume|cancel}   (owner, admin)
 //	GET  /invitations/{token}                           an invitation: accept, decline or sign up
 //	POST /invitations/{token}/accept, …/decline, …/signup
 //
@@ -168,6 +187,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /w/{workspaceId}/contacts/{contactId}", page(h.saveContact))
 	mux.Handle("POST /w/{workspaceId}/contacts/{contactId}/delete", page(h.deleteContact))
 	mux.Handle("POST /w/{workspaceId}/contacts/{contactId}/lists", page(h.addContactToList))
+	mux.Handle("POST /w/{workspaceId}/contact-imports", page(h.importContacts))
+	mux.Handle("GET /w/{workspaceId}/contact-imports/{importId}", page(h.contactImport))
 	mux.Handle("GET /w/{workspaceId}/contact-lists", page(h.contactListsPage))
 	mux.Handle("POST /w/{workspaceId}/contact-lists", page(h.createList))
 	mux.Handle("GET /w/{workspaceId}/contact-lists/{listId}", page(h.contactList))
@@ -177,6 +198,23 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /w/{workspaceId}/dnc", page(h.dnc))
 	mux.Handle("POST /w/{workspaceId}/dnc", page(h.addDNC))
 	mux.Handle("POST /w/{workspaceId}/dnc/remove", page(h.removeDNC))
+
+	mux.Handle("GET /w/{workspaceId}/telephony", page(h.telephony))
+	mux.Handle("POST /w/{workspaceId}/telephony/credentials", page(h.addCredential))
+	mux.Handle("POST /w/{workspaceId}/telephony/credentials/{credentialId}/{action}", page(h.credentialAction))
+	mux.Handle("POST /w/{workspaceId}/telephony/numbers", page(h.addNumber))
+	mux.Handle("POST /w/{workspaceId}/telephony/numbers/{numberId}/delete", page(h.deleteNumber))
+	mux.Handle("GET /w/{workspaceId}/calls", page(h.calls))
+	mux.Handle("POST /w/{workspaceId}/calls", page(h.placeTestCall))
+	mux.Handle("GET /w/{workspaceId}/calls/{callId}", page(h.callDetail))
+	mux.Handle("POST /w/{workspaceId}/calls/{callId}/hangup", page(h.hangupCall))
+	mux.Handle("GET /w/{workspaceId}/campaigns", page(h.campaigns))
+	mux.Handle("GET /w/{workspaceId}/campaigns/{campaignId}", page(h.campaignDetail))
+	mux.Handle("POST /w/{workspaceId}/campaigns/{campaignId}/{action}", page(h.campaignAction))
+	h.registerWebhooks(mux) // the Webhooks pages: see webhooks.go
+	mux.Handle("GET /w/{workspaceId}/billing", page(h.billingPage))
+	mux.Handle("POST /w/{workspaceId}/billing/settings", page(h.saveBillingSettings))
+	mux.Handle("POST /w/{workspaceId}/billing/transfers", page(h.transferCredits))
 
 	mux.Handle("GET /invitations/{token}", page(noReferrer(h.invitation)))
 	mux.Handle("POST /invitations/{token}/accept", page(noReferrer(h.acceptInvitation)))

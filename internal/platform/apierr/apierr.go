@@ -33,6 +33,8 @@ var (
 	TooLarge           = errors.New("too large")
 	RateLimited        = errors.New("rate limited")
 	Unavailable        = errors.New("unavailable")
+	// BadGateway: an upstream the request needed (a telephony provider) refused or failed.
+	BadGateway = errors.New("bad gateway")
 )
 
 var statusOf = map[error]int{
@@ -48,6 +50,7 @@ var statusOf = map[error]int{
 	TooLarge:           http.StatusRequestEntityTooLarge,
 	RateLimited:        http.StatusTooManyRequests,
 	Unavailable:        http.StatusServiceUnavailable,
+	BadGateway:         http.StatusBadGateway,
 }
 
 // FieldError says what is wrong with one input field. Location is "body.<field>" for body fields
@@ -152,6 +155,8 @@ func DefaultCode(status int) string {
 		return "rate_limited"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
+	case http.StatusBadGateway:
+		return "bad_gateway"
 	}
 	if status >= 500 {
 		return "internal_error"

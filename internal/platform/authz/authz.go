@@ -58,6 +58,9 @@ type Principal struct {
 	Scopes      []string
 	// SessionID is the dashboard session (KindUser), when there is one.
 	SessionID string
+	// Test is true for a test-mode API key (parley_test_…): its calls always run on the
+	// simulator, whatever credential they name.
+	Test bool
 
 	lookup RoleLookup
 	mu     sync.Mutex

@@ -35,6 +35,12 @@ var expected = map[authz.Action]struct {
 	authz.ContactsWrite:      {"OA-", "contacts:write"},
 	authz.WebhooksRead:       {"OA-", "webhooks:read"},
 	authz.WebhooksWrite:      {"OA-", "webhooks:write"},
+	authz.TelephonyRead:      {"OAM", "calls:read"},
+	authz.TelephonyManage:    {"OA-", ""},
+	authz.CallsRead:          {"OAM", "calls:read"},
+	authz.CallsWrite:         {"OAM", "calls:write"},
+	authz.CampaignsRead:      {"OAM", "campaigns:read"},
+	authz.CampaignsWrite:     {"OA-", "campaigns:write"},
 }
 
 func lookupFixed(roles map[string]authz.Role) authz.RoleLookup {
@@ -70,7 +76,7 @@ func TestMatrixEveryRoleEveryAction(t *testing.T) {
 
 func TestAPIKeysAreConfinedToWorkspaceAndScopes(t *testing.T) {
 	for action, want := range expected {
-		all := authz.NewAPIKey("key_1", "ws_1", "user_1", []string{"agents:read", "agents:write", "calls:write", "contacts:read", "contacts:write", "usage:read", "webhooks:read", "webhooks:write"})
+		all := authz.NewAPIKey("key_1", "ws_1", "user_1", []string{"agents:read", "agents:write", "calls:read", "calls:write", "contacts:read", "contacts:write", "campaigns:read", "campaigns:write", "usage:read", "webhooks:read", "webhooks:write"})
 		ctx := authz.WithPrincipal(context.Background(), all)
 		_, err := authz.Require(ctx, "ws_1", action)
 		if want.scope == "" && !errors.Is(err, apierr.Forbidden) {
@@ -83,7 +89,7 @@ func TestAPIKeysAreConfinedToWorkspaceAndScopes(t *testing.T) {
 			t.Errorf("%s by another workspace's key: err = %v, want NotFound", action, err)
 		}
 		// A key with one unrelated scope.
-		other := authz.WithPrincipal(context.Background(), authz.NewAPIKey("key_2", "ws_1", "user_1", []string{"campaigns:read"}))
+		other := authz.WithPrincipal(context.Background(), authz.NewAPIKey("key_2", "ws_1", "user_1", []string{"unrelated:read"}))
 		_, err = authz.Require(other, "ws_1", action)
 		if want.scope == "*" && err != nil {
 			t.Errorf("%s by any key: err = %v, want allowed", action, err)

@@ -26,6 +26,12 @@ const (
 	ContactsWrite      Action = "contacts.write"
 	WebhooksRead       Action = "webhooks.read"
 	WebhooksWrite      Action = "webhooks.write"
+	TelephonyRead      Action = "telephony.read"
+	TelephonyManage    Action = "telephony.manage"
+	CallsRead          Action = "calls.read"
+	CallsWrite         Action = "calls.write"
+	CampaignsRead      Action = "campaigns.read"
+	CampaignsWrite     Action = "campaigns.write"
 )
 
 // Rule is one row of the permission matrix.
@@ -75,4 +81,10 @@ var Matrix = map[Action]Rule{
 	ContactsWrite:      {true, true, false, "contacts:write", "create, edit or delete contacts, lists and do-not-call entries"},
 	WebhooksRead:       {true, true, false, "webhooks:read", "view webhook endpoints and their deliveries"},
 	WebhooksWrite:      {true, true, false, "webhooks:write", "create, edit or delete webhook endpoints, reveal or rotate their secrets, retry deliveries"},
+	TelephonyRead:      {true, true, true, "calls:read", "view telephony credentials (never their secrets) and phone numbers"},
+	TelephonyManage:    {true, true, false, "", "add, edit, verify or delete telephony credentials, phone numbers and call triggers"},
+	CallsRead:          {true, true, true, "calls:read", "view calls"},
+	CallsWrite:         {true, true, true, "calls:write", "place and hang up calls"},
+	CampaignsRead:      {true, true, true, "campaigns:read", "view campaigns, their progress and results"},
+	CampaignsWrite:     {true, true, false, "campaigns:write", "create, edit, start, pause, resume, cancel or delete campaigns"},
 }

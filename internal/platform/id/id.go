@@ -29,6 +29,10 @@ const (
 	Webhook     = "whep"
 	Message     = "msg"
 	Attempt     = "atmpt"
+	Credential  = "tcred"
+	Number      = "num"
+	Call        = "call"
+	Trigger     = "trig"
 )
 
 // New returns a new ID with the prefix.
