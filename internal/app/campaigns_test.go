@@ -158,6 +158,14 @@ func TestCampaignEndToEndOnSimulator(t *testing.T) {
 		}
 		w.owner.must(204, "DELETE", w.base+"/campaigns/"+def["id"].(string), nil)
 
+		// A test API key's campaigns run on the simulator.
+		testKey := w.owner.must(201, "POST", w.base+"/api-keys", map[string]any{"name": "t", "scopes": []string{"campaigns:write"}, "mode": "test"})["secret"].(string)
+		tc := e.keyClient(testKey).must(201, "POST", w.base+"/campaigns", map[string]any{"name": "Test", "agentId": w.agentID, "audience": map[string]any{"listId": w.listID}})
+		if tc["credentialId"] != "sim" {
+			t.Fatalf("a test key's campaign: %v", tc["credentialId"])
+		}
+		w.owner.must(204, "DELETE", w.base+"/campaigns/"+tc["id"].(string), nil)
+
 		id := w.create(t, map[string]any{"maxConcurrentCalls": 3, "retry": map[string]any{"on": []string{"busy"}, "maxAttempts": 3, "delaysMinutes": []float64{0}}})
 		path := w.base + "/campaigns/" + id
 		w.owner.must(200, "PATCH", path, map[string]any{"maxConcurrentCalls": 5})

@@ -168,7 +168,8 @@ func (s *Service) checkRefs(ctx context.Context, c *Campaign) error {
 // Create makes a draft campaign (owner, admin; campaigns:write). Errors: Invalid (field errors,
 // also for an agent, list or credential the workspace does not have), Forbidden, NotFound.
 func (s *Service) Create(ctx context.Context, wsID string, in CampaignInput) (Campaign, error) {
-	if _, err := authz.Require(ctx, wsID, authz.CampaignsWrite); err != nil {
+	p, err := authz.Require(ctx, wsID, authz.CampaignsWrite)
+	if err != nil {
 		return Campaign{}, err
 	}
 	now := s.now()
@@ -178,10 +179,11 @@ func (s *Service) Create(ctx context.Context, wsID string, in CampaignInput) (Ca
 	if err := apply(&c, in, true); err != nil {
 		return Campaign{}, err
 	}
+	pinTestKey(p, &c)
 	if err := s.checkRefs(ctx, &c); err != nil {
 		return Campaign{}, err
 	}
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.st.insert(ctx, tx, c); err != nil {
 			return err
 		}
@@ -218,7 +220,8 @@ func (s *Service) List(ctx context.Context, wsID, status, cursor string, limit i
 // The audience changes only in draft (409 audience_locked). Errors: NotFound, Invalid,
 // Conflict campaign_state.
 func (s *Service) Update(ctx context.Context, wsID, campaignID string, in CampaignInput) (Campaign, error) {
-	if _, err := authz.Require(ctx, wsID, authz.CampaignsWrite); err != nil {
+	p, err := authz.Require(ctx, wsID, authz.CampaignsWrite)
+	if err != nil {
 		return Campaign{}, err
 	}
 	c, err := s.get(ctx, s.db.Read, wsID, campaignID)
@@ -235,6 +238,7 @@ func (s *Service) Update(ctx context.Context, wsID, campaignID string, in Campai
 	if err := apply(&c, in, false); err != nil {
 		return Campaign{}, err
 	}
+	pinTestKey(p, &c)
 	if err := s.checkRefs(ctx, &c); err != nil {
 		return Campaign{}, err
 	}
@@ -609,4 +613,12 @@ func (s *Service) progress(ctx context.Context, wsID, campaignID string) (Progre
 		return Progress{}, err
 	}
 	return Progress{CampaignID: c.ID, Status: c.Status, SubStatus: c.SubStatus, PauseReason: c.PauseReason, Stats: st}, nil
+}
+
+// pinTestKey puts a campaign created or edited with a test API key (parley_test_…) on the
+// simulator, whatever credential it names: test keys never dial real numbers.
+func pinTestKey(p *authz.Principal, c *Campaign) {
+	if p.Test {
+		c.CredentialID = call.SimulatorCredential
+	}
 }
