@@ -764,3 +764,50 @@ func (s *Service) ProviderKey(ctx context.Context, wsID, provider string) (apiKe
 	}
 	return string(plain), baseURL, true, nil
 }
+
+// CheckCallOverrides checks one call's overrides of an agent with the rules of agents: the
+// overrides are a document of an agent's fields (not name or status), and the agent's document
+// with the overrides laid over it must pass the same checks as an agent (ranges, catalog
+// providers, models, voices and languages, resolved through the workspace's settings). Errors
+// name fields under body.overrides (agents.use: every role, keys with calls:write).
+// Errors: NotFound, Forbidden, Invalid.
+func (s *Service) CheckCallOverrides(ctx context.Context, wsID, agentID string, overrides map[string]any) error {
+	if _, err := authz.Require(ctx, wsID, authz.AgentsUse); err != nil {
+		return err
+	}
+	if len(overrides) == 0 {
+		return nil
+	}
+	relocate := func(err error) error {
+		var e *apierr.Error
+		if errors.As(err, &e) {
+			for i := range e.Fields {
+				e.Fields[i].Location = strings.Replace(e.Fields[i].Location, "body", "body.overrides", 1)
+			}
+		}
+		return err
+	}
+	var over Document
+	if err := decodeTree(overrides, &over, "body"); err != nil {
+		return relocate(err)
+	}
+	if err := validateDocument(over); err != nil {
+		return relocate(err)
+	}
+	if over.Name != nil || over.Status != nil {
+		return apierr.Validation(apierr.FieldError{Location: "body.overrides", Message: "a call cannot change the agent's name or status"})
+	}
+	r, err := s.get(ctx, s.db.Read, wsID, agentID)
+	if err != nil {
+		return err
+	}
+	ws, err := s.st.settings(ctx, s.db.Read, wsID)
+	if err != nil {
+		return err
+	}
+	merged := prune(mergePatch(mergePatch(map[string]any{}, r.doc), overrides).(map[string]any))
+	if errs := checkAgent(s.cat, ws.overrides, merged); len(errs) > 0 {
+		return relocate(apierr.Validation(errs...))
+	}
+	return nil
+}

@@ -202,8 +202,11 @@ func TestCallCallbacksInAnyOrder(t *testing.T) {
 			t.Fatalf("forged callback moved the call: %v", got)
 		}
 		// A call's overrides extend the inheritance chain by one level.
-		if r := owner.do("POST", base+"/calls", map[string]any{"agentId": agent["id"], "to": "+14155550198", "overrides": map[string]any{"colour": "blue"}}); r.Status != 422 {
-			t.Fatalf("unknown override: %d", r.Status)
+		for _, bad := range []map[string]any{{"colour": "blue"}, {"llm": map[string]any{"model": "no-such-model"}}, {"llm": map[string]any{"temperature": 9}}, {"name": "x"}} {
+			if r := owner.do("POST", base+"/calls", map[string]any{"agentId": agent["id"], "to": "+14155550198", "overrides": bad}); r.Status != 422 ||
+				!strings.Contains(string(r.Body), "overrides") {
+				t.Fatalf("override %v: %d %s", bad, r.Status, r.Body)
+			}
 		}
 		o := owner.must(201, "POST", base+"/calls", map[string]any{"agentId": agent["id"], "to": "+14155550198",
 			"overrides": map[string]any{"greetingMessage": "Bonjour", "llm": map[string]any{"temperature": 0.2}}})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -203,7 +202,10 @@ func (s *Service) plan(ctx context.Context, p *authz.Principal, wsID string, in 
 	if err := checkObject("body.metadata", in.Metadata, maxMetadataBytes); err != nil {
 		return plan{}, err
 	}
-	if err := checkOverrides(in.Overrides); err != nil {
+	if err := checkObject("body.overrides", in.Overrides, 64<<10); err != nil {
+		return plan{}, err
+	}
+	if err := s.agents.CheckCallOverrides(sys, wsID, in.AgentID, in.Overrides); err != nil {
 		return plan{}, err
 	}
 	credID := in.CredentialID
@@ -337,27 +339,6 @@ func checkObject(loc string, m map[string]any, max int) error {
 	b, err := json.Marshal(m)
 	if err != nil || len(b) > max {
 		return apierr.Validation(apierr.FieldError{Location: loc, Message: fmt.Sprintf("must be a JSON object of at most %d KiB", max>>10)})
-	}
-	return nil
-}
-
-// checkOverrides accepts the fields of an agent's document that a call may change.
-func checkOverrides(o map[string]any) error {
-	if o == nil {
-		return nil
-	}
-	if err := checkObject("body.overrides", o, 64<<10); err != nil {
-		return err
-	}
-	b, _ := json.Marshal(o)
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	var d agent.Document
-	if err := dec.Decode(&d); err != nil {
-		return apierr.Validation(apierr.FieldError{Location: "body.overrides", Message: "overrides takes an agent's settings: " + strings.TrimPrefix(err.Error(), "json: ")})
-	}
-	if d.Name != nil || d.Status != nil {
-		return apierr.Validation(apierr.FieldError{Location: "body.overrides", Message: "a call cannot change the agent's name or status"})
 	}
 	return nil
 }
