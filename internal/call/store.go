@@ -38,23 +38,8 @@ func scanCall(sc interface{ Scan(...any) error }) (Call, error) {
 			return Call{}, fmt.Errorf("call %s: %w", c.ID, err)
 		}
 	}
-	c.InitiatingAt, c.RingingAt, c.InProgressAt, c.EndedAt = tptr(ini), tptr(rng), tptr(inp), tptr(end)
+	c.InitiatingAt, c.RingingAt, c.InProgressAt, c.EndedAt = ini.Ptr(), rng.Ptr(), inp.Ptr(), end.Ptr()
 	return c, nil
-}
-
-func tptr(t db.Time) *time.Time {
-	if time.Time(t).IsZero() {
-		return nil
-	}
-	v := time.Time(t)
-	return &v
-}
-
-func dbt(t *time.Time) db.Time {
-	if t == nil {
-		return db.Time{}
-	}
-	return db.Time(*t)
 }
 
 func js(m map[string]any) string {
@@ -73,7 +58,7 @@ func (store) insert(ctx context.Context, q db.Querier, c Call) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO calls (`+callCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)`,
 		c.ID, c.WorkspaceID, c.Direction, c.Status, c.AgentID, c.ContactID, c.CampaignID, c.CredentialID, c.Provider, c.ProviderCallID,
 		c.From, c.To, js(c.Variables), js(c.Metadata), js(c.Overrides), c.EndReason, c.ProviderReason, c.Note, c.DurationSeconds, c.holdMicros,
-		c.CostMicros, test, db.Time(c.QueuedAt), dbt(c.InitiatingAt), dbt(c.RingingAt), dbt(c.InProgressAt), dbt(c.EndedAt), db.Time(c.UpdatedAt))
+		c.CostMicros, test, db.Time(c.QueuedAt), db.OptTime(c.InitiatingAt), db.OptTime(c.RingingAt), db.OptTime(c.InProgressAt), db.OptTime(c.EndedAt), db.Time(c.UpdatedAt))
 	return err
 }
 
@@ -84,7 +69,7 @@ func (store) save(ctx context.Context, q db.Querier, c Call, from string) (bool,
 duration_seconds = $8, cost_micros = $9, initiating_at = $10, ringing_at = $11, in_progress_at = $12, ended_at = $13, updated_at = $14
 WHERE workspace_id = $1 AND id = $2 AND status = $15`,
 		c.WorkspaceID, c.ID, c.Status, c.ProviderCallID, c.EndReason, c.ProviderReason, c.Note, c.DurationSeconds, c.CostMicros,
-		dbt(c.InitiatingAt), dbt(c.RingingAt), dbt(c.InProgressAt), dbt(c.EndedAt), db.Time(c.UpdatedAt), from)
+		db.OptTime(c.InitiatingAt), db.OptTime(c.RingingAt), db.OptTime(c.InProgressAt), db.OptTime(c.EndedAt), db.Time(c.UpdatedAt), from)
 	if err != nil {
 		return false, err
 	}

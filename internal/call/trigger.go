@@ -157,7 +157,7 @@ func scanTrigger(sc interface{ Scan(...any) error }) (Trigger, string, error) {
 	if err := json.Unmarshal([]byte(mapping), &t.Mapping); err != nil {
 		return Trigger{}, "", fmt.Errorf("trigger %s: %w", t.ID, err)
 	}
-	t.LastUsedAt = tptr(used)
+	t.LastUsedAt = used.Ptr()
 	return t, sealed, nil
 }
 

@@ -38,23 +38,8 @@ func scanCampaign(sc interface{ Scan(...any) error }) (Campaign, error) {
 		}
 	}
 	c.tickedAt = time.Time(ticked)
-	c.StartAt, c.StartedAt, c.EndedAt = tptr(startAt), tptr(started), tptr(ended)
+	c.StartAt, c.StartedAt, c.EndedAt = startAt.Ptr(), started.Ptr(), ended.Ptr()
 	return c, nil
-}
-
-func tptr(t db.Time) *time.Time {
-	if time.Time(t).IsZero() {
-		return nil
-	}
-	v := time.Time(t)
-	return &v
-}
-
-func dbt(t *time.Time) db.Time {
-	if t == nil {
-		return db.Time{}
-	}
-	return db.Time(*t)
 }
 
 func js(v any) string {
@@ -65,8 +50,8 @@ func js(v any) string {
 func (store) insert(ctx context.Context, q db.Querier, c Campaign) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO campaigns (`+campaignCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)`,
 		c.ID, c.WorkspaceID, c.Name, c.AgentID, c.Audience.ListID, js(c.FromNumbers), c.CredentialID, js(c.CallingWindow), c.MaxConcurrentCalls,
-		c.CallsPerMinute, js(c.Retry), js(c.Variables), c.Status, c.SubStatus, c.PauseReason, 0, int64(0), int64(0), int64(0), nil, dbt(c.StartAt),
-		dbt(c.StartedAt), dbt(c.EndedAt), db.Time(c.CreatedAt), db.Time(c.UpdatedAt))
+		c.CallsPerMinute, js(c.Retry), js(c.Variables), c.Status, c.SubStatus, c.PauseReason, 0, int64(0), int64(0), int64(0), nil, db.OptTime(c.StartAt),
+		db.OptTime(c.StartedAt), db.OptTime(c.EndedAt), db.Time(c.CreatedAt), db.Time(c.UpdatedAt))
 	return err
 }
 
@@ -357,7 +342,7 @@ type DialAttempt struct {
 func (store) insertAttempt(ctx context.Context, q db.Querier, wsID string, a DialAttempt) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO campaign_attempts (id, workspace_id, campaign_id, contact_id, attempt, call_id, from_number, outcome,
 duration_seconds, cost_micros, created_at, ended_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
-		a.ID, wsID, a.CampaignID, a.ContactID, a.Attempt, a.CallID, a.From, a.Outcome, a.DurationSeconds, a.CostMicros, db.Time(a.CreatedAt), dbt(a.EndedAt))
+		a.ID, wsID, a.CampaignID, a.ContactID, a.Attempt, a.CallID, a.From, a.Outcome, a.DurationSeconds, a.CostMicros, db.Time(a.CreatedAt), db.OptTime(a.EndedAt))
 	return err
 }
 
@@ -499,7 +484,7 @@ FROM campaign_attempts WHERE `+where+fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", 
 			(*db.Time)(&a.CreatedAt), &end); err != nil {
 			return nil, err
 		}
-		a.EndedAt = tptr(end)
+		a.EndedAt = end.Ptr()
 		out = append(out, a)
 	}
 	return out, rows.Err()

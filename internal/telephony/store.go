@@ -30,9 +30,7 @@ func scanCredential(sc interface{ Scan(...any) error }) (credentialRow, error) {
 	if err := json.Unmarshal([]byte(hints), &r.Secrets); err != nil {
 		return credentialRow{}, fmt.Errorf("credential %s: hints: %w", r.ID, err)
 	}
-	if t := time.Time(verified); !t.IsZero() {
-		r.Verify.VerifiedAt = &t
-	}
+	r.Verify.VerifiedAt = verified.Ptr()
 	return r, nil
 }
 
@@ -41,15 +39,8 @@ func (store) insertCredential(ctx context.Context, q db.Querier, r credentialRow
 	hints, _ := json.Marshal(r.Secrets)
 	_, err := q.ExecContext(ctx, `INSERT INTO telephony_credentials (`+credentialCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
 		r.ID, r.WorkspaceID, r.Provider, r.Name, string(fields), r.sealed, string(hints), r.Verify.Status, r.Verify.Error,
-		verifiedAt(r), r.CreatedBy, db.Time(r.CreatedAt), db.Time(r.UpdatedAt))
+		db.OptTime(r.Verify.VerifiedAt), r.CreatedBy, db.Time(r.CreatedAt), db.Time(r.UpdatedAt))
 	return err
-}
-
-func verifiedAt(r credentialRow) db.Time {
-	if r.Verify.VerifiedAt == nil {
-		return db.Time{}
-	}
-	return db.Time(*r.Verify.VerifiedAt)
 }
 
 func (store) updateCredential(ctx context.Context, q db.Querier, r credentialRow) (bool, error) {
@@ -57,7 +48,7 @@ func (store) updateCredential(ctx context.Context, q db.Querier, r credentialRow
 	hints, _ := json.Marshal(r.Secrets)
 	res, err := q.ExecContext(ctx, `UPDATE telephony_credentials SET name = $3, fields = $4, secrets = $5, hints = $6,
 verify_status = $7, verify_error = $8, verified_at = $9, updated_at = $10 WHERE workspace_id = $1 AND id = $2`,
-		r.WorkspaceID, r.ID, r.Name, string(fields), r.sealed, string(hints), r.Verify.Status, r.Verify.Error, verifiedAt(r), db.Time(r.UpdatedAt))
+		r.WorkspaceID, r.ID, r.Name, string(fields), r.sealed, string(hints), r.Verify.Status, r.Verify.Error, db.OptTime(r.Verify.VerifiedAt), db.Time(r.UpdatedAt))
 	if err != nil {
 		return false, err
 	}

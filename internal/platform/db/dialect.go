@@ -45,6 +45,23 @@ func (t *Time) Scan(src any) error {
 	return nil
 }
 
+// Ptr is t as an optional time: nil for a NULL (zero) value.
+func (t Time) Ptr() *time.Time {
+	if time.Time(t).IsZero() {
+		return nil
+	}
+	v := time.Time(t)
+	return &v
+}
+
+// OptTime is the stored form of an optional time: NULL for nil.
+func OptTime(t *time.Time) Time {
+	if t == nil {
+		return Time{}
+	}
+	return Time(*t)
+}
+
 // Millis is the stored form of t (Unix milliseconds), for use in comparisons in SQL.
 func Millis(t time.Time) int64 { return t.UnixMilli() }
 
